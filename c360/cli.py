@@ -1,0 +1,170 @@
+"""`c360`: the workbench's command line.
+
+    c360 generate [--out DIR] [--seed N] [--customers N] [--purchases N] [--feedback N] ...
+    c360 export [--check]          notebooks -> lambda/ and exported_jobs/
+    c360 doctor                    Java, Python, Spark workers, kernel magics
+    c360 setup-kernel              install the local Glue magics into this virtualenv's kernels
+    c360 config                    the resolved target, region, endpoint and state folder (JSON)
+    c360 local up|down|status|reset
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from c360 import config
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from c360.datagen import Params, generate
+
+    values = {f.name: getattr(args, f.name) for f in fields(Params) if getattr(args, f.name, None) is not None}
+    params = Params(**values)
+    try:
+        params.validate()
+    except ValueError as e:
+        print(f"c360 generate: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    try:
+        manifest = generate(params, out, progress=not args.no_progress, force=args.force)
+    except FileExistsError as e:
+        print(f"c360 generate: {e}", file=sys.stderr)
+        return 2
+    took = time.perf_counter() - t0
+    ds = manifest["datasets"]
+    print(f"generated in {took:.1f} s under {out}/ (seed {params.seed}):")
+    for name, d in ds.items():
+        print(f"  {name:17s} {d['files']} files + {d['bad_files']} bad, {d['records']:>10,} records, "
+              f"{d['error_records']:,} with DQ defects, {d['exact_duplicates']:,} exact duplicates")
+    ident = ds["customer_details"]["identity"]
+    print(f"  identity          {ident['persons']:,} persons behind {ident['source_ids']:,} source ids "
+          f"({ident['true_pairs']:,} true pairs)")
+    print(f"  manifest: {out / 'manifest.json'}  injected: {out / 'injected.csv'}  truth: {out / 'ground_truth.csv'}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from c360 import export
+
+    root = config.project_root()
+    try:
+        if args.check:
+            problems = export.check(root)
+            for p in problems:
+                print(p, file=sys.stderr)
+            if problems:
+                print(f"c360 export --check: {len(problems)} exported file(s) differ from their notebooks; "
+                      "edit the notebook and run `make export`", file=sys.stderr)
+                return 1
+            print("exported files match their notebooks")
+            return 0
+        changed = export.export(root)
+    except export.ExportError as e:
+        print(f"c360 export: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(f"wrote {p}" for p in changed) or "exported files already up to date")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    import os
+
+    from c360 import environment
+
+    ok, said = environment.check_java()
+    print(("ok   " if ok else "FAIL ") + said)
+    print(f"ok   Python {sys.version.split()[0]} at {sys.executable}")
+    worker = os.environ.get("PYSPARK_PYTHON")
+    good_worker = worker and Path(worker).resolve() == Path(sys.executable).resolve()
+    print(("ok   " if good_worker else "warn ") + f"PYSPARK_PYTHON={worker or '(unset)'}"
+          + ("" if good_worker else f": Spark's Python workers should run {sys.executable} (make sets it)"))
+    startup = environment.startup_file()
+    print(("ok   " if startup.is_file() else "warn ") + f"Glue magics startup file: {startup}"
+          + ("" if startup.is_file() else " missing (run `c360 setup-kernel`)"))
+    return 0 if ok else 1
+
+
+def _cmd_setup_kernel(args: argparse.Namespace) -> int:
+    from c360 import environment
+
+    try:
+        path = environment.setup_kernel()
+    except RuntimeError as e:
+        print(f"c360 setup-kernel: {e}", file=sys.stderr)
+        return 2
+    print(f"local Glue magics load in every kernel of this virtualenv ({path})")
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    s = config.settings()
+    print(json.dumps({"target": s.target, "region": s.region, "profile": s.profile,
+                      "endpoint_url": s.endpoint_url, "state_dir": str(s.state_dir),
+                      "project_root": str(config.project_root())}, indent=2))
+    return 0
+
+
+def _cmd_local(args: argparse.Namespace) -> int:
+    from c360.local import NOT_BUILT
+
+    print(f"c360 local {args.action}: {NOT_BUILT}", file=sys.stderr)
+    return 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from c360.datagen import Params
+
+    d = Params()
+    parser = argparse.ArgumentParser(prog="c360", description="Customer 360 Workbook command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write synthetic customers XML, purchases JSON, feedback CSV",
+                       description="Deterministic for a seed; streams to disk in constant memory.")
+    g.add_argument("--out", default="data/generated", help="output folder (default: data/generated)")
+    g.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
+    g.add_argument("--customers", type=int, help=f"source customer records (default {d.customers})")
+    g.add_argument("--purchases", type=int, help=f"distinct purchases (default {d.purchases})")
+    g.add_argument("--feedback", type=int, help=f"distinct feedback rows (default {d.feedback})")
+    g.add_argument("--files", type=int, help=f"base files per dataset (default {d.files})")
+    g.add_argument("--duplicate-person-rate", type=float,
+                   help=f"share of persons with more than one source id (default {d.duplicate_person_rate})")
+    g.add_argument("--defect-rate", type=float, help=f"share of records with a DQ defect (default {d.defect_rate})")
+    g.add_argument("--exact-duplicate-rate", type=float,
+                   help=f"share of records repeated verbatim (default {d.exact_duplicate_rate})")
+    g.add_argument("--update-rate", type=float,
+                   help=f"share of customers re-sent as a newer version (default {d.update_rate})")
+    g.add_argument("--bad-files", type=int, help=f"whole invalid files per dataset (default {d.bad_files})")
+    g.add_argument("--as-of", help=f"last business date in the data (default {d.as_of})")
+    g.add_argument("--force", action="store_true", help="replace data generated earlier in --out")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.set_defaults(func=_cmd_generate)
+
+    e = sub.add_parser("export", help="write the marked notebook cells to lambda/ and exported_jobs/")
+    e.add_argument("--check", action="store_true", help="fail if re-exporting would change a file")
+    e.set_defaults(func=_cmd_export)
+
+    sub.add_parser("doctor", help="check Java, Spark's Python and the kernel").set_defaults(func=_cmd_doctor)
+    sub.add_parser("setup-kernel", help="install the local Glue session magics").set_defaults(func=_cmd_setup_kernel)
+    sub.add_parser("config", help="print the resolved settings as JSON").set_defaults(func=_cmd_config)
+
+    loc = sub.add_parser("local", help="the local AWS stack (emulator, PostgreSQL, mailbox)")
+    loc.add_argument("action", choices=("up", "down", "status", "reset"))
+    loc.add_argument("--json", action="store_true", help="machine-readable status")
+    loc.set_defaults(func=_cmd_local)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Import what ships to AWS (`lambda/`, `exported_jobs/`) from the workbench, never the reverse.
+
+`lambda` is a Python keyword and neither folder is a package, so modules are loaded from their files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+from c360.config import project_root
+
+
+def _load(folder: str, name: str) -> ModuleType:
+    qualified = f"c360_shipped_{folder}_{name}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    path = project_root() / folder / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run `make export`")
+    spec = importlib.util.spec_from_file_location(qualified, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def lambda_module(name: str = "handler") -> ModuleType:
+    return _load("lambda", name)
+
+
+def job_module(name: str) -> ModuleType:
+    return _load("exported_jobs", name)
