@@ -20,8 +20,8 @@ import shlex
 import sys
 from importlib import metadata
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 GLUE_VERSIONS = {"0.9", "1.0", "2.0", "3.0", "4.0", "5.0", "6.0"}
 WORKER_TYPES = {"Standard", "G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X",

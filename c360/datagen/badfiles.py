@@ -79,9 +79,9 @@ def purchases(kind: str, n: int) -> tuple[str, bytes]:
         return "jsonl", (json.dumps(_purchase(n, items=[{"sku": "SKU-1", "quantity": "two", "unit_price": 1}]))
                          + "\n").encode()
     if kind == "duplicate_keys":
-        return "json", ('[{"purchase_id": "BAD-P%d", "purchase_id": "BAD-P%d-again", "customer_id": "BAD-1", '
+        return "json", (f'[{{"purchase_id": "BAD-P{n}", "purchase_id": "BAD-P{n}-again", "customer_id": "BAD-1", '
                         '"purchase_ts": "2024-03-01T10:00:00Z", "currency": "USD", "items": '
-                        '[{"sku": "S", "quantity": 1, "unit_price": 1.0}], "total_amount": 1.0}]' % (n, n)).encode()
+                        '[{"sku": "S", "quantity": 1, "unit_price": 1.0}], "total_amount": 1.0}]').encode()
     if kind == "nan_value":
         return "json", json.dumps([_purchase(n, total_amount=float("nan"))]).encode()  # writes NaN
     if kind == "huge_number":

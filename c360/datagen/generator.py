@@ -22,7 +22,7 @@ import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from c360.datagen import badfiles, pools
 from c360.datagen.hashing import Permutation, h64, source_id, unit
-from c360.datagen.output import CsvSink, OutFile, write_bytes
+from c360.datagen.output import CsvSink, JsonRecordsSink, OutFile, write_bytes
 
 GENERATOR_VERSION = "1"
 FEEDBACK_HEADER = ("feedback_id", "customer_id", "purchase_id", "feedback_date", "rating", "channel", "comment")
@@ -53,6 +53,9 @@ RULE_OF = {
     "exact_duplicate": "collapse", "superseded_version": "supersede", "total_off_by_one_cent": "none",
 }
 PERTURBATIONS = ("email_case", "email_spaces", "phone_format", "name_typo", "new_email")
+_DOB_FIRST = date(1945, 1, 1)
+_DOB_SPAN = (date(2007, 12, 31) - _DOB_FIRST).days
+_BOOLEANS = ("true", "false", "true", "false", "1", "0")  # xs:boolean has both spellings
 FUTURE_YEARS = 60  # future-dated defects lie this far past as_of: still future for decades of runs
 
 
@@ -201,12 +204,11 @@ class Generator:
             "first_name": first, "last_name": last, "email": f"{local}@{rng.choice(pools.EMAIL_DOMAINS)}",
             "phone_number": rng.choice(pool.phones) if rng.random() < 0.85 else None,
             "phone_format": rng.randrange(6),
-            "date_of_birth": date(1945, 1, 1) + timedelta(days=rng.randrange(_days(date(1945, 1, 1), date(2007, 12, 31))))
-            if rng.random() < 0.85 else None,
+            "date_of_birth": _DOB_FIRST + timedelta(days=rng.randrange(_DOB_SPAN)) if rng.random() < 0.85 else None,
             "gender": gender if rng.random() < 0.9 else None,
             "signup_date": date(2015, 1, 1) + timedelta(days=rng.randrange(_days(date(2015, 1, 1), self.as_of))),
             "loyalty_tier": pools.pick_weighted(rng.random(), pools.LOYALTY_TIERS) if rng.random() < 0.8 else None,
-            "marketing_opt_in": rng.choice(("true", "false", "true", "false", "1", "0")) if rng.random() < 0.85 else None,
+            "marketing_opt_in": rng.choice(_BOOLEANS) if rng.random() < 0.85 else None,
         }
         if rng.random() < 0.9:
             city, state, postcode = rng.choice(pool.places)
@@ -320,7 +322,7 @@ class Generator:
         else:
             kind = None
         span = _days(self.start, self.as_of) * 86400
-        ts = int(datetime(self.start.year, self.start.month, self.start.day, tzinfo=timezone.utc).timestamp())
+        ts = int(datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC).timestamp())
         return person, system, kind, ts + h64(self.seed, S_PTS, i) % span
 
     @staticmethod
@@ -499,17 +501,11 @@ class Generator:
             fs = FileStats(self._rel(path), "purchases", "json" if style == "json" else "jsonl", "base",
                            line_ending=newline)
             out = OutFile(path)
-            first = True
+            sink = JsonRecordsSink(out, "json" if style == "json" else "jsonl", newline,
+                                   blank_line_every=1000 if style == "ndjson" else 0)
 
-            def put(text: str) -> None:
-                nonlocal first
-                if style == "json":
-                    out.write(("[\n" if first else ",\n") + text)
-                else:
-                    out.write(text + newline)
-                    if style == "ndjson" and fs.records % 1000 == 999:
-                        out.write(newline)  # JSON Lines may contain blank lines
-                first = False
+            def put(text: str, sink=sink, fs=fs) -> None:
+                sink.put(text)
                 fs.records += 1
 
             for _ in range(size):
@@ -533,8 +529,7 @@ class Generator:
                     self._inject(fs, rec["purchase_id"], kind)
                 i += 1
                 self._tick(1)
-            if style == "json":
-                out.write("[\n]\n" if first else "\n]\n")
+            sink.finish()
             fs.__dict__.update(out.close())
             self.files.append(fs)
 
@@ -554,7 +549,7 @@ class Generator:
         if i is not None:
             person, system, _, ts = self.purchase_key(i)
             purchase_id = self.purchase_id(i)
-            day = datetime.fromtimestamp(ts, tz=timezone.utc).date() + timedelta(days=rng.randrange(0, 31))
+            day = datetime.fromtimestamp(ts, tz=UTC).date() + timedelta(days=rng.randrange(0, 31))
             day = min(day, self.as_of)
             category, names, _ = rng.choice(pools.CATALOGUE)
             product = rng.choice(names)

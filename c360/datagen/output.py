@@ -69,3 +69,27 @@ class CsvSink:
 
     def row(self, values) -> None:
         self.writer.writerow(values)
+
+
+class JsonRecordsSink:
+    """Records as one JSON array (.json) or JSON Lines (.jsonl / .ndjson), written one at a time."""
+
+    def __init__(self, out: OutFile, style: str, newline: str = "\n", blank_line_every: int = 0):
+        self.out, self.style, self.newline = out, style, newline
+        self.blank_line_every = blank_line_every  # JSON Lines may contain blank lines: exercise that
+        self.count = 0
+
+    def put(self, text: str) -> None:
+        if self.style == "json":
+            self.out.write(("[\n" if self.count == 0 else ",\n") + text)
+        else:
+            self.out.write(text + self.newline)
+            if self.blank_line_every and self.count % self.blank_line_every == self.blank_line_every - 1:
+                self.out.write(self.newline)
+        self.count += 1
+
+    def finish(self) -> None:
+        if self.style == "json":
+            self.out.write("[\n]\n" if self.count == 0 else "\n]\n")
+        elif self.count == 0:
+            self.out.write(self.newline)  # no records: a blank line, since a zero-byte file is invalid

@@ -1,0 +1,34 @@
+"""Shared fixtures: the project root and one generated data set for the whole session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+# Spark's Python workers must run this interpreter (FACTS.md); make sets these, plain pytest may not.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("C360_HOME", str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):
+    """A small data set with every kind of whole bad file; (folder, manifest)."""
+    from c360.datagen import Params, generate
+
+    out = tmp_path_factory.mktemp("generated")
+    params = Params(seed=7, customers=1500, purchases=6000, feedback=2000, files=3, bad_files=11,
+                    defect_rate=0.05, duplicate_person_rate=0.1)
+    manifest = generate(params, out, progress=False)
+    return out, manifest
