@@ -112,10 +112,40 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_local(args: argparse.Namespace) -> int:
-    from c360.local import NOT_BUILT
+    from c360.local import stack
 
-    print(f"c360 local {args.action}: {NOT_BUILT}", file=sys.stderr)
-    return 3
+    s = config.settings(target=config.LOCAL)
+    try:
+        if args.action == "up":
+            print(f"starting the local AWS stack (state: {s.state_dir}) ...", file=sys.stderr)
+            result = stack.up(s, clock_speed=args.clock_speed)
+        elif args.action == "down":
+            result = stack.down(s)
+        elif args.action == "reset":
+            removed = stack.reset(s)
+            result = stack.status(s)
+            result["removed"] = removed
+        else:
+            result = stack.status(s)
+    except stack.StackError as e:
+        print(f"c360 local {args.action}: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0 if result["running"] or args.action in ("down", "status") else 1
+    state = "running" if result["running"] else "stopped"
+    print(f"local AWS stack: {state}")
+    print(f"  endpoint   {result['endpoint']}" + (f"  (pid {result['pid']})" if result["running"] else ""))
+    if "ready_seconds" in result:
+        print(f"  ready in   {result['ready_seconds']} s")
+    print(f"  state      {result['state_dir']}  (log: {result['log']})")
+    print(f"  mailbox    {result['mailbox']}  ({result['mailbox_messages']} messages)")
+    for name, dsn in result["postgres"].items():
+        print(f"  postgres   {name}: {dsn}")
+    if result["running"]:
+        print(f"  runs       moto server + extensions: {', '.join(result['extensions'])}")
+        print("  use it     export AWS_ENDPOINT_URL=" + result["endpoint"] + "  (the workbench does this by itself)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     loc = sub.add_parser("local", help="the local AWS stack (emulator, PostgreSQL, mailbox)")
     loc.add_argument("action", choices=("up", "down", "status", "reset"))
     loc.add_argument("--json", action="store_true", help="machine-readable status")
+    loc.add_argument("--clock-speed", type=float, help="with up: AWS seconds per real second (tests use 60+)")
     loc.set_defaults(func=_cmd_local)
     return parser
 

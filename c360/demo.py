@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {out}/raw/                the generated files, laid out as the bucket's raw/ prefix")
     print(f"  {out}/manifest.json       what was generated and every defect injected, per file")
     print(f"  {out}/injected.csv        each injected record;  {out}/ground_truth.csv: source id -> person")
-    print("  notebooks/                 10_validate, 20_glue_etl, 30_load_rds (make lab)")
+    print(f"  {'notebooks/':27s}10_validate, 20_glue_etl, 30_load_rds (make lab)")
     print("\nnot built yet (nothing below was run):")
     for what, issue in NOT_BUILT:
         print(f"  - {what} (issue {issue})")

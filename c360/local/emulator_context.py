@@ -1,0 +1,51 @@
+"""What every emulator extension shares: where state lives, the endpoint children use, the clock."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from c360 import aws, config
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+@dataclass
+class EmulatorContext:
+    state_dir: Path
+    port: int
+    region: str = config.DEFAULT_REGION
+    # 60 means a minute of AWS time (retry delays, alarm periods) passes in one second here.
+    clock_speed: float = 1.0
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="c360-async"))
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{config.LOCAL_HOST}:{self.port}"
+
+    def settings(self) -> config.Settings:
+        return config.Settings(config.LOCAL, self.region, None, self.endpoint, self.state_dir)
+
+    def child_env(self) -> dict[str, str]:
+        """A clean environment for code the emulator runs (Lambda functions, Glue scripts)."""
+        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "PYSPARK_PYTHON", "SPARK_LOCAL_IP", "TZ")
+        env = {k: os.environ[k] for k in keep if k in os.environ}
+        env.update(aws.subprocess_env(self.settings()))
+        return env
+
+    def sleep(self, aws_seconds: float) -> bool:
+        """Sleep for an AWS-time duration; False if the emulator is stopping."""
+        return not self.stopping.wait(aws_seconds / self.clock_speed)
+
+    def now(self) -> float:
+        return time.time()
+
+    def path(self, *parts: str) -> Path:
+        p = self.state_dir.joinpath(*parts)
+        p.mkdir(parents=True, exist_ok=True)
+        return p

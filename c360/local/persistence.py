@@ -1,0 +1,141 @@
+"""What survives `c360 local down` then `up`: S3 buckets and objects, DynamoDB tables and items.
+
+moto keeps everything in memory. On shutdown the emulator writes a snapshot under `<state>/snapshot/`
+through its own API; on start it replays it before it reports ready. Other resources (functions, jobs,
+topics, alarms, ...) are re-created by running 00_provision again (DESIGN.md allows it).
+
+Differences from AWS: only the current version of each object is kept (older versions and their version
+ids are not: a restored object gets a new version id); bucket settings kept are versioning, encryption,
+public access block, lifecycle, tags and notifications.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from c360 import aws
+from c360.local.emulator_context import EmulatorContext
+
+_BUCKET_SETTINGS = (
+    # (get call, result key, put call, put argument)
+    ("get_bucket_versioning", None, "put_bucket_versioning", "VersioningConfiguration"),
+    ("get_bucket_encryption", "ServerSideEncryptionConfiguration", "put_bucket_encryption",
+     "ServerSideEncryptionConfiguration"),
+    ("get_public_access_block", "PublicAccessBlockConfiguration", "put_public_access_block",
+     "PublicAccessBlockConfiguration"),
+    ("get_bucket_lifecycle_configuration", "Rules", "put_bucket_lifecycle_configuration", "LifecycleConfiguration"),
+    ("get_bucket_tagging", "TagSet", "put_bucket_tagging", "Tagging"),
+)
+
+
+def snapshot(ctx: EmulatorContext) -> dict:
+    """Write S3 and DynamoDB to <state>/snapshot (replacing the previous one). Returns counts."""
+    final = ctx.state_dir / "snapshot"
+    work = ctx.state_dir / "snapshot.new"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "s3").mkdir(parents=True)
+    counts = {"buckets": 0, "objects": 0, "tables": 0, "items": 0}
+    s3 = aws.client("s3", ctx.settings())
+    buckets = []
+    for b in s3.list_buckets().get("Buckets", []):
+        name = b["Name"]
+        settings = {}
+        for get, key, _, arg in _BUCKET_SETTINGS:
+            try:
+                got = getattr(s3, get)(Bucket=name)
+            except ClientError:
+                continue
+            got.pop("ResponseMetadata", None)
+            if get == "get_bucket_versioning":
+                if got.get("Status"):
+                    settings[arg] = {"Status": got["Status"]}
+            elif get == "get_bucket_lifecycle_configuration":
+                settings[arg] = {"Rules": got[key]}
+            elif get == "get_bucket_tagging":
+                settings[arg] = {"TagSet": got[key]}
+            else:
+                settings[arg] = got[key]
+        notification = s3.get_bucket_notification_configuration(Bucket=name)
+        notification.pop("ResponseMetadata", None)
+        objects = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for obj in page.get("Contents", []):
+                head = s3.head_object(Bucket=name, Key=obj["Key"])
+                blob = work / "s3" / hashlib.sha256(f"{name}/{obj['Key']}".encode()).hexdigest()
+                s3.download_file(name, obj["Key"], str(blob))
+                objects.append({"Key": obj["Key"], "File": blob.name, "ContentType": head.get("ContentType"),
+                                "Metadata": head.get("Metadata", {})})
+        buckets.append({"Name": name, "Settings": settings, "Notification": notification, "Objects": objects})
+        counts["buckets"] += 1
+        counts["objects"] += len(objects)
+    ddb = aws.client("dynamodb", ctx.settings())
+    tables = []
+    for name in ddb.list_tables().get("TableNames", []):
+        desc = ddb.describe_table(TableName=name)["Table"]
+        items = []
+        for page in ddb.get_paginator("scan").paginate(TableName=name):
+            items.extend(page["Items"])
+        spec = {"TableName": name, "KeySchema": desc["KeySchema"], "AttributeDefinitions": desc["AttributeDefinitions"],
+                "BillingMode": desc.get("BillingModeSummary", {}).get("BillingMode", "PAY_PER_REQUEST")}
+        if spec["BillingMode"] == "PROVISIONED":
+            spec["ProvisionedThroughput"] = {k: desc["ProvisionedThroughput"][k]
+                                             for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+        tables.append({"Spec": spec, "Items": items})
+        counts["tables"] += 1
+        counts["items"] += len(items)
+    (work / "snapshot.json").write_text(json.dumps({"buckets": buckets, "tables": tables}, default=str))
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    return counts
+
+
+def restore(ctx: EmulatorContext) -> dict:
+    """Replay <state>/snapshot into a fresh emulator. Objects go in before notifications are switched on."""
+    folder = ctx.state_dir / "snapshot"
+    index = folder / "snapshot.json"
+    counts = {"buckets": 0, "objects": 0, "tables": 0, "items": 0}
+    if not index.is_file():
+        return counts
+    data = json.loads(index.read_text())
+    s3 = aws.client("s3", ctx.settings())
+    for b in data["buckets"]:
+        kwargs = {}
+        if ctx.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
+        s3.create_bucket(Bucket=b["Name"], **kwargs)
+        for _, _, put, arg in _BUCKET_SETTINGS:
+            if arg in b["Settings"]:
+                getattr(s3, put)(Bucket=b["Name"], **{arg: b["Settings"][arg]})
+        for obj in b["Objects"]:
+            extra = {"Metadata": obj["Metadata"]}
+            if obj.get("ContentType"):
+                extra["ContentType"] = obj["ContentType"]
+            s3.upload_file(str(folder / "s3" / obj["File"]), b["Name"], obj["Key"], ExtraArgs=extra)
+        if any(b["Notification"].get(k) for k in ("LambdaFunctionConfigurations", "QueueConfigurations",
+                                                   "TopicConfigurations")):
+            try:
+                s3.put_bucket_notification_configuration(Bucket=b["Name"], NotificationConfiguration=b["Notification"],
+                                                         SkipDestinationValidation=True)
+            except ClientError:
+                pass  # its targets are gone until 00_provision runs again, which sets it anew
+        counts["buckets"] += 1
+        counts["objects"] += len(b["Objects"])
+    ddb = aws.client("dynamodb", ctx.settings())
+    for t in data["tables"]:
+        ddb.create_table(**t["Spec"])
+        items = t["Items"]
+        for i in range(0, len(items), 25):
+            ddb.batch_write_item(RequestItems={t["Spec"]["TableName"]: [
+                {"PutRequest": {"Item": item}} for item in items[i:i + 25]]})
+        counts["tables"] += 1
+        counts["items"] += len(items)
+    return counts
+
+
+def clear(state_dir: Path) -> None:
+    shutil.rmtree(state_dir / "snapshot", ignore_errors=True)

@@ -1,0 +1,96 @@
+"""The emulator process: moto's server with the workbench's extensions, on 127.0.0.1.
+
+    python -m c360.local.server --port 4566 --state-dir .c360 [--clock-speed 60]
+
+Started and stopped by `c360 local up | down` (c360/local/stack.py). It installs each extension (one module
+each: lambda_runner, mailbox, eventbridge), replays the last snapshot (persistence), writes
+`<state>/emulator.json` when ready, and on SIGTERM writes a new snapshot before it exits.
+`GET /_c360/status` answers with what runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from c360.local import emulator_context, persistence
+
+STATUS_PATH = "/_c360/status"
+
+
+def _status_app(app, info: dict):
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO") == STATUS_PATH:
+            body = json.dumps(info).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="c360.local.server")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--state-dir", required=True)
+    ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--clock-speed", type=float, default=float(os.environ.get("C360_CLOCK_SPEED", "1")))
+    args = ap.parse_args(argv)
+
+    state = Path(args.state_dir).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    ctx = emulator_context.EmulatorContext(state_dir=state, port=args.port, region=args.region,
+                                           clock_speed=args.clock_speed)
+    ready_file = state / "emulator.json"
+    ready_file.unlink(missing_ok=True)
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from c360.local import eventbridge, lambda_runner, mailbox
+
+    runner = lambda_runner.install(ctx)
+    box = mailbox.install(ctx)
+    eventbridge.install(ctx, runner)
+
+    info = {"pid": os.getpid(), "endpoint": ctx.endpoint, "port": args.port, "state_dir": str(state),
+            "region": args.region, "clock_speed": args.clock_speed, "mailbox": str(box.root),
+            "extensions": ["lambda", "sns-email", "eventbridge", "persistence"],
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    app = _status_app(DomainDispatcherApplication(create_backend_app), info)
+    server = make_server("127.0.0.1", args.port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="c360-emulator", daemon=True)
+    thread.start()
+
+    restored = persistence.restore(ctx)
+    info["restored"] = restored
+    ready_file.write_text(json.dumps(info, indent=2))
+    print(f"emulator ready on {ctx.endpoint} (pid {os.getpid()}), restored {restored}", flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    print("stopping: writing snapshot", flush=True)
+    try:
+        saved = persistence.snapshot(ctx)
+        print(f"snapshot written: {saved}", flush=True)
+    except Exception as e:  # never lose the chance to shut down cleanly; say what was not saved
+        print(f"snapshot FAILED: {e!r}", flush=True)
+    ctx.stopping.set()
+    ready_file.unlink(missing_ok=True)
+    # No server.shutdown(): it would join request threads that clients keep alive. Asynchronous work still
+    # in flight (a Lambda retry, a Glue run) is abandoned as on a crash; the launcher then ends this
+    # process group, children included.
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

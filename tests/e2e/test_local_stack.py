@@ -1,0 +1,215 @@
+"""The local stack's extensions behave: real Lambda code, S3 triggers, retries and DLQ, SNS e-mail,
+EventBridge to SNS, and S3 / DynamoDB surviving down and up."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from conftest import zip_code
+
+from c360 import aws
+from c360.local import stack
+
+pytestmark = pytest.mark.e2e
+
+ROLE = "arn:aws:iam::123456789012:role/test-lambda"
+
+HANDLER = '''
+import json, os
+from urllib.parse import unquote_plus
+import boto3
+
+def handler(event, context):
+    print("got", json.dumps(event)[:200])
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    s3 = boto3.client("s3")  # plain client: AWS_ENDPOINT_URL points it at the emulator
+    for record in event.get("Records", []):
+        key = unquote_plus(record["s3"]["object"]["key"])  # S3 events carry URL-encoded keys
+        s3.put_object(Bucket=os.environ["OUT_BUCKET"], Key="seen/" + key, Body=b"ok")
+    return {"function": context.function_name, "remaining_ms": context.get_remaining_time_in_millis() > 0,
+            "endpoint": os.environ.get("AWS_ENDPOINT_URL")}
+'''
+
+
+def _wait(predicate, timeout=30.0, every=0.2):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met in {timeout} s")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lambda_role(local_stack):
+    iam = aws.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    try:
+        iam.create_role(RoleName="test-lambda", AssumeRolePolicyDocument=json.dumps(trust))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+
+
+def _function(name: str, env: dict | None = None, timeout: int = 30, **extra) -> str:
+    lam = aws.client("lambda")
+    fn = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                             Code={"ZipFile": zip_code({"app.py": HANDLER})}, Timeout=timeout,
+                             Environment={"Variables": env or {}}, **extra)
+    return fn["FunctionArn"]
+
+
+def test_invoke_runs_the_real_code(local_stack):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="out-invoke")
+    _function("direct", {"OUT_BUCKET": "out-invoke"})
+    event = {"Records": [{"s3": {"object": {"key": "raw/x.csv"}}}]}
+    resp = aws.client("lambda").invoke(FunctionName="direct", Payload=json.dumps(event), LogType="Tail")
+    payload = json.loads(resp["Payload"].read())
+    assert "FunctionError" not in resp
+    assert payload == {"function": "direct", "remaining_ms": True, "endpoint": local_stack.endpoint_url}
+    assert s3.get_object(Bucket="out-invoke", Key="seen/raw/x.csv")["Body"].read() == b"ok"
+    logs = aws.client("logs").filter_log_events(logGroupName="/aws/lambda/direct")["events"]
+    text = "\n".join(e["message"] for e in logs)
+    assert "START RequestId" in text and "got {" in text and "REPORT RequestId" in text
+
+
+def test_errors_come_back_in_lambdas_shape_and_count_as_errors(local_stack):
+    _function("failing")
+    resp = aws.client("lambda").invoke(FunctionName="failing", Payload=json.dumps({"fail": True}))
+    assert resp["FunctionError"] == "Unhandled"
+    body = json.loads(resp["Payload"].read())
+    assert body["errorType"] == "RuntimeError" and body["errorMessage"] == "asked to fail"
+    stats = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Errors", Dimensions=[{"Name": "FunctionName", "Value": "failing"}],
+        StartTime=time.time() - 600, EndTime=time.time() + 60, Period=60, Statistics=["Sum"])
+    assert sum(p["Sum"] for p in stats["Datapoints"]) >= 1
+
+
+def test_timeout_is_enforced(local_stack):
+    lam = aws.client("lambda")
+    lam.create_function(FunctionName="slow", Runtime="python3.12", Role=ROLE, Handler="app.handler", Timeout=1,
+                        Code={"ZipFile": zip_code({"app.py": "import time\ndef handler(e, c):\n    time.sleep(30)\n"})})
+    t0 = time.monotonic()
+    resp = lam.invoke(FunctionName="slow", Payload=b"{}")
+    assert time.monotonic() - t0 < 10
+    assert json.loads(resp["Payload"].read())["errorType"] == "Sandbox.Timedout"
+
+
+def test_s3_put_to_raw_runs_the_function(local_stack):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="lake-trigger")
+    s3.create_bucket(Bucket="out-trigger")
+    arn = _function("on-upload", {"OUT_BUCKET": "out-trigger"})
+    s3.put_bucket_notification_configuration(Bucket="lake-trigger", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],
+                                          "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"},
+                                                                             {"Name": "suffix", "Value": ".csv"}]}}}]})
+    s3.put_object(Bucket="lake-trigger", Key="raw/feedback/f.csv", Body=b"a,b\n")
+    s3.put_object(Bucket="lake-trigger", Key="other/f.csv", Body=b"a,b\n")  # outside the prefix: no invoke
+    s3.put_object(Bucket="lake-trigger", Key="raw/feedback/f.txt", Body=b"a")  # wrong suffix: no invoke
+    _wait(lambda: s3.list_objects_v2(Bucket="out-trigger").get("KeyCount", 0) >= 1)
+    time.sleep(2)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="out-trigger").get("Contents", [])]
+    assert keys == ["seen/raw/feedback/f.csv"]
+
+
+def test_async_failures_retry_twice_then_reach_the_dead_letter_queue(local_stack):
+    sqs = aws.client("sqs")
+    dlq = sqs.create_queue(QueueName="fn-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    _function("async-fail", DeadLetterConfig={"TargetArn": dlq_arn})
+    resp = aws.client("lambda").invoke(FunctionName="async-fail", InvocationType="Event",
+                                       Payload=json.dumps({"fail": True, "n": 1}))
+    assert resp["StatusCode"] == 202
+    msgs = _wait(lambda: sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"]).get("Messages"))
+    assert json.loads(msgs[0]["Body"]) == {"fail": True, "n": 1}
+    assert msgs[0]["MessageAttributes"]["ErrorMessage"]["StringValue"] == "asked to fail"
+    stats = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=[{"Name": "FunctionName", "Value": "async-fail"}],
+        StartTime=time.time() - 600, EndTime=time.time() + 60, Period=60, Statistics=["Sum"])
+    assert sum(p["Sum"] for p in stats["Datapoints"]) == 3  # the first try and two retries
+
+
+def test_on_failure_destination_gets_aws_shaped_record(local_stack):
+    sqs = aws.client("sqs")
+    q = sqs.create_queue(QueueName="fn-onfailure")["QueueUrl"]
+    q_arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    _function("async-dest")
+    aws.client("lambda").put_function_event_invoke_config(
+        FunctionName="async-dest", MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": q_arn}})
+    aws.client("lambda").invoke(FunctionName="async-dest", InvocationType="Event", Payload=json.dumps({"fail": 1}))
+    record = json.loads(_wait(lambda: sqs.receive_message(QueueUrl=q).get("Messages"))[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestPayload"] == {"fail": 1}
+    assert record["responsePayload"]["errorMessage"] == "asked to fail"
+
+
+def _mails(s) -> list:
+    box = Path(stack.status(s)["mailbox"])
+    return [message_from_bytes(p.read_bytes()) for p in sorted((box / "new").glob("*.eml"))]
+
+
+def test_sns_email_lands_in_the_mailbox(local_stack):
+    sns = aws.client("sns")
+    topic = sns.create_topic(Name="alerts-" + uuid.uuid4().hex[:6])["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com")
+    before = len(_mails(local_stack))
+    sns.publish(TopicArn=topic, Subject="Pipeline failed", Message="Glue run jr_1 FAILED")
+    mails = _wait(lambda: (m := _mails(local_stack)) and len(m) > before and m)
+    mail = mails[-1]
+    assert mail["To"] == "oncall@example.com" and mail["Subject"] == "Pipeline failed"
+    assert "Glue run jr_1 FAILED" in mail.get_payload(decode=True).decode()
+
+
+def test_eventbridge_rule_delivers_to_sns_with_input_transformer(local_stack):
+    sns, events = aws.client("sns"), aws.client("events")
+    topic = sns.create_topic(Name="glue-alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="data-team@example.com")
+    events.put_rule(Name="glue-failed", EventPattern=json.dumps({
+        "source": ["aws.glue"], "detail-type": ["Glue Job Run State Change"],
+        "detail": {"state": ["FAILED", "TIMEOUT", "STOPPED"]}}))
+    events.put_targets(Rule="glue-failed", Targets=[{
+        "Id": "sns", "Arn": topic, "InputTransformer": {
+            "InputPathsMap": {"job": "$.detail.jobName", "state": "$.detail.state"},
+            "InputTemplate": '"Glue job <job> ended <state>"'}}])
+    before = len(_mails(local_stack))
+    for state in ("SUCCEEDED", "FAILED"):
+        events.put_events(Entries=[{"Source": "aws.glue", "DetailType": "Glue Job Run State Change",
+                                    "Detail": json.dumps({"jobName": "customer360-etl", "state": state})}])
+    mails = _wait(lambda: (m := _mails(local_stack)) and len(m) > before and m)
+    time.sleep(1)
+    new = _mails(local_stack)[before:]
+    assert len(new) == 1  # the SUCCEEDED event does not match the rule
+    assert "Glue job customer360-etl ended FAILED" in new[0].get_payload(decode=True).decode()
+    assert mails
+
+
+def test_s3_objects_and_dynamodb_items_survive_down_and_up(local_stack):
+    s3, ddb = aws.client("s3"), aws.client("dynamodb")
+    s3.create_bucket(Bucket="persist-me")
+    s3.put_bucket_versioning(Bucket="persist-me", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="persist-me", Key="raw/a/b.json", Body=b'{"x": 1}', Metadata={"source": "test"})
+    ddb.create_table(TableName="persist_table", KeySchema=[{"AttributeName": "record_id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "record_id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    for i in range(60):
+        ddb.put_item(TableName="persist_table", Item={"record_id": {"S": f"r{i}"}, "n": {"N": str(i)}})
+    stopped = stack.down(local_stack)
+    assert not stopped["running"]
+    started = stack.up(local_stack, clock_speed=600)
+    assert started["running"]
+    obj = aws.client("s3").get_object(Bucket="persist-me", Key="raw/a/b.json")
+    assert obj["Body"].read() == b'{"x": 1}' and obj["Metadata"] == {"source": "test"}
+    assert aws.client("s3").get_bucket_versioning(Bucket="persist-me")["Status"] == "Enabled"
+    items = aws.client("dynamodb").scan(TableName="persist_table")["Items"]
+    assert sorted(int(i["n"]["N"]) for i in items) == list(range(60))
