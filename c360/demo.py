@@ -15,7 +15,8 @@ from c360 import environment, shipped
 from c360.datagen import Params, generate
 
 NOT_BUILT = (
-    ("local AWS stack (emulator, Lambda, Glue, RDS, alarms, mailbox)", 3),
+    ("local AWS stack: alarm evaluation, RDS PostgreSQL, 00_provision / 99_teardown "
+     "(the emulator, Lambda, Glue, EventBridge and mailbox are built: `c360 local up`)", 3),
     ("validation Lambda: streaming validators, routing to validated/ or error/, ledger", 4),
     ("Glue ETL: cleaning, identity resolution, sentiment, data quality", 5),
     ("PostgreSQL load and dashboards", 6),

@@ -1,10 +1,14 @@
-"""The local AWS stack: the emulator launcher and one module per extension (Lambda, Glue, RDS, ...).
+"""The local AWS stack: moto's server on 127.0.0.1, extended where moto only stores metadata.
 
-Not built yet: issue 3 ("Local AWS stack that really runs the pipeline") fills this package in.
-`c360 local ...` says so instead of pretending.
+- stack.py            `c360 local up | down | status | reset`: the launcher
+- server.py           the emulator process (moto + the extensions below)
+- lambda_runner.py    Lambda invokes run the real code; async retries, DLQ, logs, metrics
+- lambda_bootstrap.py the child process that runs one Lambda invocation
+- glue_runner.py      Glue runs execute the script with local Spark over staged S3
+- eventbridge.py      rules deliver to SNS and Lambda targets
+- mailbox.py          SNS e-mail subscriptions deliver into a local Maildir
+- persistence.py      S3 objects and DynamoDB items survive down / up
+
+Not built yet (issue 3 continues): CloudWatch alarm evaluation, RDS as a real PostgreSQL,
+00_provision and 99_teardown.
 """
-
-NOT_BUILT = (
-    "the local AWS stack (emulator, Lambda/Glue/RDS extensions) is not built yet: "
-    "it is the next issue (3). Nothing was started."
-)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import time
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,7 @@ class LambdaRunner:
 
     def run(self, fn, event: Any) -> Invocation:
         request_id = str(uuid.uuid4())
-        stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         group = f"/aws/lambda/{fn.function_name}"
         env = self.ctx.child_env()
         env.update({
@@ -108,9 +107,9 @@ class LambdaRunner:
             except subprocess.TimeoutExpired as e:
                 output = _text(e.stdout).splitlines() + _text(e.stderr).splitlines()
                 ok = False
-                payload = json.dumps({"errorMessage": f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%fZ} "
-                                                      f"{request_id} Task timed out after {float(fn.timeout):.2f} seconds",
-                                      "errorType": "Sandbox.Timedout"})
+                stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
+                message = f"{stamp} {request_id} Task timed out after {float(fn.timeout):.2f} seconds"
+                payload = json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"})
             duration = (time.perf_counter() - start) * 1000
         lines = [f"START RequestId: {request_id} Version: $LATEST", *output,
                  f"END RequestId: {request_id}",
@@ -167,7 +166,7 @@ class LambdaRunner:
         if destination:
             record = {
                 "version": "1.0",
-                "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+                "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
                 "requestContext": {"requestId": result.request_id, "functionArn": f"{fn.function_arn}:$LATEST",
                                    "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
                 "requestPayload": event if not isinstance(event, str) else json.loads(event),
@@ -275,7 +274,7 @@ def install(ctx: EmulatorContext) -> LambdaRunner:
 
 
 def _sns_event(message: str, subject: str | None, topic_arn: str = "") -> dict:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
     return {"Records": [{
         "EventVersion": "1.0", "EventSource": "aws:sns", "EventSubscriptionArn": f"{topic_arn}:local",
         "Sns": {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic_arn,

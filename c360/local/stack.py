@@ -41,6 +41,11 @@ def _log_file(s: config.Settings) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    try:  # reap it if this process started it (tests do), else a zombie would look alive
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

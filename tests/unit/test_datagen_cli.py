@@ -43,6 +43,11 @@ def test_memory_does_not_grow_with_size(tmp_path):
     assert large - small < 15, (small, large)
 
 
-def test_local_stack_says_it_is_not_built():
-    run = _c360("local", "up")
-    assert run.returncode == 3 and "not built yet" in run.stderr
+def test_local_status_reports_a_stopped_stack(tmp_path, monkeypatch):
+    monkeypatch.setenv("C360_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("C360_LOCAL_PORT", "1")  # nothing listens there
+    run = _c360("local", "status", "--json")
+    assert run.returncode == 0, run.stderr
+    status = json.loads(run.stdout)
+    assert status["running"] is False and status["endpoint"] == "http://127.0.0.1:1"
+    assert status["mailbox"] == str(tmp_path / "state" / "mailbox")

@@ -1,0 +1,334 @@
+"""Glue extension: `StartJobRun` really runs the job's script with local Spark.
+
+What it does
+- Honours `MaxConcurrentRuns` (`ConcurrentRunsExceededException` beyond it); merges the run's arguments over
+  the job's `DefaultArguments` (`NonOverridableArguments` last), adds `--JOB_ID`, `--JOB_RUN_ID`, `--JOB_NAME`.
+- Stages every bucket's objects into `<state>/glue/runs/<run id>/stage/<bucket>/`, then runs
+  `spark-submit --master local[N]` on the script from `Command.ScriptLocation` (and `--extra-py-files` as
+  `--py-files`) with Hadoop's `ViewFileSystemOverloadScheme` mounting each staged bucket under `s3://` and
+  `s3a://` (FACTS.md), so the script's S3 paths stay unchanged. Afterwards what the run wrote, changed or
+  deleted goes back into the emulator's S3 (Spark's `.crc` side files are left out).
+- `GetJobRun(s)` report the real state (STARTING, RUNNING, SUCCEEDED, FAILED with the error message,
+  TIMEOUT after the job's `Timeout` minutes, STOPPED after `BatchStopJobRun`), start and completion times and
+  execution time. Driver output goes to CloudWatch Logs `/aws-glue/jobs/output` and `/aws-glue/jobs/error`
+  (stream = run id). Every state change puts a "Glue Job State Change" event (source `aws.glue`, detail
+  jobName / jobRunId / state / severity / message) on the default EventBridge bus.
+
+How it differs from AWS
+- One local Spark with N = min(NumberOfWorkers, cores) threads instead of a cluster; no `awsglue` libraries
+  (the script's Glue seam falls back to plain PySpark); no job bookmarks, retries (MaxRetries) or
+  Flex/queuing; staging copies whole buckets (fine for development sizes, slow for very large ones).
+- EventBridge gets RUNNING as well as the terminal states (AWS documents the terminal ones).
+- An object that another writer changes in S3 while a run is writing the same key is overwritten by the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from c360 import aws
+from c360.local.emulator_context import ACCOUNT_ID, EmulatorContext
+
+DETAIL_TYPE = "Glue Job State Change"
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR")
+ACTIVE = ("STARTING", "RUNNING", "STOPPING", "WAITING")
+
+
+def spark_submit() -> str:
+    path = Path(sys.executable).parent / "spark-submit"
+    found = path if path.exists() else shutil.which("spark-submit")
+    if not found:
+        raise FileNotFoundError("spark-submit not found: pyspark is not installed in this environment")
+    return str(found)
+
+
+def _file_md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class GlueRunner:
+    def __init__(self, ctx: EmulatorContext):
+        self.ctx = ctx
+        self.lock = threading.Lock()
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    # ------------------------------------------------------------------ state and events
+    def set_state(self, run, state: str, message: str | None = None) -> None:
+        run.c360_state = state
+        run.modified_on = datetime.now(UTC)
+        if message:
+            run.c360_error = message
+        if state in TERMINAL:
+            run.completed_on = run.modified_on
+            run.c360_execution_time = int(time.time() - run.c360_started)
+        if state == "STARTING":
+            return
+        from moto.events import events_backends
+
+        severity = "INFO" if state in ("RUNNING", "SUCCEEDED") else "ERROR"
+        detail = {"jobName": run.job_name, "severity": severity, "state": state, "jobRunId": run.job_run_id,
+                  "message": message or f"Job run {state.lower()}."}
+        events_backends[ACCOUNT_ID][self.ctx.region].put_events([{
+            "Source": "aws.glue", "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail),
+            "Resources": [], "EventBusName": "default"}])
+
+    def _log(self, group: str, stream: str, lines: list[str]) -> None:
+        from moto.logs import logs_backends
+
+        backend = logs_backends[ACCOUNT_ID][self.ctx.region]
+        if group not in backend.groups:
+            backend.create_log_group(group, tags={})
+        if stream not in backend.groups[group].streams:
+            backend.create_log_stream(group, stream)
+        now = int(time.time() * 1000)
+        for i in range(0, len(lines), 5000):
+            backend.put_log_events(group, stream, [{"timestamp": now, "message": ln} for ln in lines[i:i + 5000]])
+
+    # ------------------------------------------------------------------ staging
+    def _stage(self, stage: Path) -> dict[str, dict[str, str]]:
+        """Download every bucket's objects; returns bucket -> key -> md5 of what was staged."""
+        s3 = aws.client("s3", self.ctx.settings())
+        staged: dict[str, dict[str, str]] = {}
+        for bucket in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+            root = stage / bucket
+            root.mkdir(parents=True, exist_ok=True)
+            staged[bucket] = {}
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if key.endswith("/"):
+                        continue
+                    target = root / key
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    s3.download_file(bucket, key, str(target))
+                    staged[bucket][key] = _file_md5(target)
+        return staged
+
+    def _write_back(self, stage: Path, staged: dict[str, dict[str, str]]) -> dict[str, int]:
+        s3 = aws.client("s3", self.ctx.settings())
+        counts = {"uploaded": 0, "deleted": 0}
+        for bucket, before in staged.items():
+            root = stage / bucket
+            now: dict[str, Path] = {}
+            for path in root.rglob("*"):
+                if path.is_file() and not (path.name.startswith(".") and path.name.endswith(".crc")):
+                    now[path.relative_to(root).as_posix()] = path
+            for key, path in sorted(now.items()):
+                if before.get(key) != _file_md5(path):
+                    s3.upload_file(str(path), bucket, key)
+                    counts["uploaded"] += 1
+            gone = [k for k in before if k not in now]
+            for i in range(0, len(gone), 1000):
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in gone[i:i + 1000]]})
+                counts["deleted"] += len(gone[i:i + 1000])
+        return counts
+
+    # ------------------------------------------------------------------ running
+    def start(self, job, run, arguments: dict[str, str]) -> None:
+        run.c360_started = time.time()
+        self.set_state(run, "STARTING")
+        threading.Thread(target=self._run, args=(job, run, arguments), name=f"glue-{run.job_run_id[:12]}",
+                         daemon=True).start()
+
+    def _run(self, job, run, arguments: dict[str, str]) -> None:
+        folder = self.ctx.path("glue", "runs", run.job_run_id)
+        stage = folder / "stage"
+        try:
+            self._execute(job, run, arguments, folder, stage)
+        except Exception as e:  # the emulator's own failure still ends the run, visibly
+            self.set_state(run, "FAILED", f"local Glue runner error: {e!r}")
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def _execute(self, job, run, arguments, folder: Path, stage: Path) -> None:
+        staged = self._stage(stage)
+        script_loc = (job.command or {}).get("ScriptLocation", "")
+        script = self._local_path(script_loc, stage)
+        if script is None or not script.is_file():
+            self.set_state(run, "FAILED", f"script {script_loc!r} not found in S3")
+            return
+        py_files = [p for p in (self._local_path(x.strip(), stage)
+                                for x in arguments.get("--extra-py-files", "").split(",") if x.strip()) if p]
+        workers = max(1, min(int(run.number_of_workers or job.number_of_workers or 2), os.cpu_count() or 2))
+        cmd = [spark_submit(), "--master", f"local[{workers}]", "--name", f"{job.name}:{run.job_run_id[:12]}",
+               "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC",
+               "--conf", f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={folder}"]
+        for scheme in ("s3", "s3a"):
+            cmd += ["--conf", f"spark.hadoop.fs.{scheme}.impl=org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"]
+        for bucket in staged:
+            cmd += ["--conf", f"spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback=file://{stage / bucket}"]
+        if py_files:
+            cmd += ["--py-files", ",".join(str(p) for p in py_files)]
+        cmd.append(str(script))
+        args = {k: v for k, v in arguments.items() if k.startswith("--")}
+        args.update({"--JOB_ID": f"j_{hashlib.sha1(job.name.encode()).hexdigest()}", "--JOB_RUN_ID": run.job_run_id,
+                     "--JOB_NAME": job.name})
+        for k, v in args.items():
+            cmd += [k, str(v)]
+        env = self.ctx.child_env()
+        env.update({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
+                    "SPARK_LOCAL_IP": "127.0.0.1", "C360_GLUE_LOCAL": "1"})
+        timeout_s = float(run.timeout or job.timeout or 2880) * 60 / self.ctx.clock_speed
+        out_path, err_path = folder / "stdout.log", folder / "stderr.log"
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=folder, start_new_session=True)
+            self.processes[run.job_run_id] = proc
+            if getattr(run, "c360_stop_requested", False):
+                _terminate(proc)
+            else:
+                self.set_state(run, "RUNNING")
+            try:
+                rc = proc.wait(timeout=timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                _terminate(proc)
+                rc, timed_out = proc.wait(), True
+            finally:
+                self.processes.pop(run.job_run_id, None)
+        stdout = out_path.read_text(errors="replace").splitlines()
+        stderr = err_path.read_text(errors="replace").splitlines()
+        self._log("/aws-glue/jobs/output", run.job_run_id, stdout or ["(no output)"])
+        self._log("/aws-glue/jobs/error", run.job_run_id, stderr or ["(no output)"])
+        written = self._write_back(stage, staged)
+        (folder / "result.json").write_text(json.dumps({"returncode": rc, "timed_out": timed_out, **written}))
+        if getattr(run, "c360_stop_requested", False):
+            self.set_state(run, "STOPPED", "Job run stopped by BatchStopJobRun.")
+        elif timed_out:
+            self.set_state(run, "TIMEOUT", f"Job run timed out after {run.timeout or job.timeout} minutes.")
+        elif rc == 0:
+            self.set_state(run, "SUCCEEDED")
+        else:
+            # spark-submit relays the Python traceback on stdout, the JVM's errors on stderr
+            self.set_state(run, "FAILED", _error_message(stdout, rc) if _has_traceback(stdout)
+                           else _error_message(stderr, rc))
+
+    def _local_path(self, location: str, stage: Path) -> Path | None:
+        if location.startswith(("s3://", "s3a://")):
+            bucket, _, key = location.split("://", 1)[1].partition("/")
+            return stage / bucket / key
+        return Path(location) if location else None
+
+    def stop(self, run) -> None:
+        run.c360_stop_requested = True
+        proc = self.processes.get(run.job_run_id)
+        if proc is not None:
+            run.c360_state = "STOPPING"
+            _terminate(proc)
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _has_traceback(lines: list[str]) -> bool:
+    return any(line.startswith("Traceback (most recent call last)") for line in lines)
+
+
+def _error_message(stderr: list[str], rc: int) -> str:
+    """The Python exception line, as Glue's ErrorMessage shows it, else the last error-looking line."""
+    for line in reversed(stderr):
+        s = line.strip()
+        if s and not s.startswith(("at ", "File ", "^", "~")) and (
+                "Error" in s or "Exception" in s) and "WARN" not in s and "INFO" not in s:
+            return s[:1000]
+    return f"spark-submit exited with code {rc}"
+
+
+def install(ctx: EmulatorContext) -> GlueRunner:
+    from moto.core.responses import ActionResult
+    from moto.glue import models as glue_models
+    from moto.glue import responses as glue_responses
+    from moto.glue.exceptions import ConcurrentRunsExceededException
+
+    runner = GlueRunner(ctx)
+    Job, Run = glue_models.FakeJob, glue_models.FakeJobRun
+    original_as_dict = Run.as_dict
+    original_status = Run.status
+
+    def start_job_run(self, allocated_capacity, max_capacity, timeout, worker_type, security_configuration,
+                      number_of_workers, notification_property, previous_run_id, arguments):
+        with runner.lock:
+            active = [r for r in self.job_runs if r.status in ACTIVE]
+            limit = self.execution_property.get("MaxConcurrentRuns", 1)
+            if len(active) >= limit:
+                raise ConcurrentRunsExceededException(
+                    f"Concurrent runs exceeded for {self.name}: {len(active)} running, MaxConcurrentRuns={limit}")
+            merged = dict(self.default_arguments or {})
+            merged.update(arguments or {})
+            merged.update(self.non_overridable_arguments or {})
+            run = Run(job_name=self.name, arguments=merged, allocated_capacity=allocated_capacity,
+                      max_capacity=max_capacity or self.max_capacity, timeout=timeout or self.timeout,
+                      worker_type=worker_type or self.worker_type,
+                      security_configuration=security_configuration or self.security_configuration,
+                      number_of_workers=number_of_workers or self.number_of_workers,
+                      notification_property=notification_property or self.notification_property,
+                      job_run_id=previous_run_id)
+            run.c360_glue_version = self.glue_version
+            self.job_runs.append(run)
+            runner.start(self, run, merged)
+        return run.job_run_id
+
+    def status(self):
+        return getattr(self, "c360_state", None) or original_status.fget(self)
+
+    def advance(self):
+        if not hasattr(self, "c360_state"):
+            glue_models.ManagedState.advance(self)
+
+    def as_dict(self):
+        d = original_as_dict(self)
+        if hasattr(self, "c360_state"):
+            d["JobRunState"] = self.c360_state
+            d["GlueVersion"] = getattr(self, "c360_glue_version", None) or "6.0"
+            d["LogGroupName"] = "/aws-glue/jobs"
+            d["Attempt"] = 0
+            d["ExecutionTime"] = getattr(self, "c360_execution_time",
+                                         int(time.time() - getattr(self, "c360_started", time.time())))
+            if self.c360_state not in TERMINAL:
+                d.pop("CompletedOn", None)
+            if getattr(self, "c360_error", None) and self.c360_state != "SUCCEEDED":
+                d["ErrorMessage"] = self.c360_error
+        return d
+
+    def batch_stop_job_run(self):
+        params = self.parameters
+        job = self.glue_backend.get_job(params["JobName"])
+        ok, errors = [], []
+        for run_id in params.get("JobRunIds", []):
+            run = next((r for r in job.job_runs if r.job_run_id == run_id), None)
+            if run is None or run.status in TERMINAL:
+                errors.append({"JobName": job.name, "JobRunId": run_id, "ErrorDetail": {
+                    "ErrorCode": "InvalidInputException",
+                    "ErrorMessage": "Job run not found" if run is None else f"Job run is {run.status}"}})
+            else:
+                runner.stop(run)
+                ok.append({"JobName": job.name, "JobRunId": run_id})
+        return ActionResult({"SuccessfulSubmissions": ok, "Errors": errors})
+
+    Job.start_job_run = start_job_run
+    Run.status = property(status)
+    Run.advance = advance
+    Run.as_dict = as_dict
+    glue_responses.GlueResponse.batch_stop_job_run = batch_stop_job_run
+    return runner

@@ -1,0 +1,137 @@
+"""Glue StartJobRun runs the script with local Spark over the emulator's S3; states, events, limits."""
+
+from __future__ import annotations
+
+import json
+import time
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from c360 import aws
+from c360.local import stack
+
+pytestmark = pytest.mark.e2e
+
+BUCKET = "glue-lake"
+
+WORD_COUNT = '''
+import sys
+from pyspark.sql import SparkSession, functions as F
+
+def main(argv):
+    args = dict(zip(argv[::2], argv[1::2]))
+    spark = SparkSession.builder.getOrCreate()
+    bucket = args["--bucket"]
+    df = spark.read.option("header", "true").csv(f"s3://{bucket}/raw/people.csv")
+    out = df.groupBy("city").agg(F.count("*").alias("n"))
+    out.write.mode("overwrite").parquet(f"s3://{bucket}/curated/by_city")
+    print("rows", df.count(), "job", args["--JOB_NAME"], "run", args["--JOB_RUN_ID"])
+    spark.stop()
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+'''
+
+FAILING = '''
+raise ValueError("input is broken: no customers")
+'''
+
+SLOW = '''
+import time
+time.sleep(300)
+'''
+
+
+@pytest.fixture(scope="module")
+def glue(local_stack):
+    s3, iam = aws.client("s3"), aws.client("iam")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="raw/people.csv", Body=b"name,city\nann,Oslo\nbob,Oslo\ncid,Rome\n")
+    for name, code in (("count.py", WORD_COUNT), ("fail.py", FAILING), ("slow.py", SLOW)):
+        s3.put_object(Bucket=BUCKET, Key=f"scripts/{name}", Body=code.encode())
+    iam.create_role(RoleName="glue-test", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "glue.amazonaws.com"}}]}))
+    return aws.client("glue")
+
+
+def _job(glue, name, script, **extra):
+    glue.create_job(Name=name, Role="arn:aws:iam::123456789012:role/glue-test", GlueVersion="6.0",
+                    Command={"Name": "glueetl", "ScriptLocation": f"s3://{BUCKET}/scripts/{script}",
+                             "PythonVersion": "3"},
+                    DefaultArguments={"--bucket": BUCKET}, WorkerType="G.1X", NumberOfWorkers=2, **extra)
+
+
+def _wait_terminal(glue, job, run_id, timeout=180):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        run = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]
+        if run["JobRunState"] in ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"):
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} still {run['JobRunState']} after {timeout} s")
+
+
+def test_run_reads_and_writes_s3_through_spark(glue):
+    _job(glue, "count", "count.py")
+    run_id = glue.start_job_run(JobName="count")["JobRunId"]
+    assert glue.get_job_run(JobName="count", RunId=run_id)["JobRun"]["JobRunState"] in ("STARTING", "RUNNING")
+    run = _wait_terminal(glue, "count", run_id)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="curated/by_city/")["Contents"]]
+    assert any(k.endswith(".parquet") for k in keys) and not any(k.endswith(".crc") for k in keys)
+    out = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)["events"]
+    assert any("rows 3 job count run " + run_id in e["message"] for e in out)
+
+
+def test_failed_script_ends_failed_and_the_event_reaches_the_mailbox(glue, local_stack):
+    sns, events = aws.client("sns"), aws.client("events")
+    topic = sns.create_topic(Name="glue-failures")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="glue-oncall@example.com")
+    events.put_rule(Name="glue-job-failed", EventPattern=json.dumps({
+        "source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
+        "detail": {"state": ["FAILED", "TIMEOUT", "STOPPED"]}}))
+    events.put_targets(Rule="glue-job-failed", Targets=[{"Id": "mail", "Arn": topic}])
+    _job(glue, "broken", "fail.py")
+    run = _wait_terminal(glue, "broken", glue.start_job_run(JobName="broken")["JobRunId"])
+    assert run["JobRunState"] == "FAILED"
+    assert "ValueError: input is broken: no customers" in run["ErrorMessage"]
+    box = Path(stack.status(local_stack)["mailbox"]) / "new"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        mails = [message_from_bytes(p.read_bytes()) for p in box.glob("*.eml")]
+        mails = [m for m in mails if m["To"] == "glue-oncall@example.com"]
+        if mails:
+            break
+        time.sleep(0.3)
+    assert len(mails) == 1
+    event = json.loads(mails[0].get_payload(decode=True).decode().split("\n\n--\n")[0])
+    assert event["detail"]["state"] == "FAILED" and event["detail"]["jobRunId"] == run["Id"]
+    assert event["source"] == "aws.glue"
+
+
+def test_max_concurrent_runs_and_batch_stop(glue):
+    _job(glue, "slow", "slow.py", ExecutionProperty={"MaxConcurrentRuns": 1})
+    first = glue.start_job_run(JobName="slow")["JobRunId"]
+    with pytest.raises(glue.exceptions.ConcurrentRunsExceededException):
+        glue.start_job_run(JobName="slow")
+    deadline = time.monotonic() + 60
+    while glue.get_job_run(JobName="slow", RunId=first)["JobRun"]["JobRunState"] != "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    stopped = glue.batch_stop_job_run(JobName="slow", JobRunIds=[first, "jr_unknown"])
+    assert [s["JobRunId"] for s in stopped["SuccessfulSubmissions"]] == [first]
+    assert stopped["Errors"][0]["JobRunId"] == "jr_unknown"
+    assert _wait_terminal(glue, "slow", first)["JobRunState"] == "STOPPED"
+    glue.start_job_run(JobName="slow")  # the slot is free again
+    runs = glue.get_job_runs(JobName="slow")["JobRuns"]
+    assert [r["JobRunState"] for r in runs].count("STOPPED") == 1
+
+
+def test_timeout(glue):
+    # Timeout is in minutes; the test stack's clock runs 600x, so one minute passes in 0.1 s
+    _job(glue, "too-slow", "slow.py", Timeout=1)
+    run = _wait_terminal(glue, "too-slow", glue.start_job_run(JobName="too-slow")["JobRunId"])
+    assert run["JobRunState"] == "TIMEOUT"
