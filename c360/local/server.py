@@ -3,7 +3,7 @@
     python -m c360.local.server --port 4566 --state-dir .c360 [--clock-speed 60]
 
 Started and stopped by `c360 local up | down` (c360/local/stack.py). It installs each extension (one module
-each: lambda_runner, mailbox, eventbridge, glue_runner), replays the last snapshot (persistence), writes
+each: lambda_runner, mailbox, eventbridge, glue_runner, alarms), replays the last snapshot (persistence), writes
 `<state>/emulator.json` when ready, and on SIGTERM writes a new snapshot before it exits.
 `GET /_c360/status` answers with what runs.
 """
@@ -53,16 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from c360.local import eventbridge, glue_runner, lambda_runner, mailbox
+    from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox
 
     runner = lambda_runner.install(ctx)
     box = mailbox.install(ctx)
     eventbridge.install(ctx, runner)
     glue_runner.install(ctx)
+    alarms.install(ctx)
 
     info = {"pid": os.getpid(), "endpoint": ctx.endpoint, "port": args.port, "state_dir": str(state),
             "region": args.region, "clock_speed": args.clock_speed, "mailbox": str(box.root),
-            "extensions": ["lambda", "sns-email", "eventbridge", "glue", "persistence"],
+            "extensions": ["lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms", "persistence"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     app = _status_app(DomainDispatcherApplication(create_backend_app), info)
     server = make_server("127.0.0.1", args.port, app, threaded=True)

@@ -1,0 +1,199 @@
+"""CloudWatch extension: metric alarms are evaluated against the data put to them, and their actions fire.
+
+What it does
+- A background evaluator looks at every metric alarm each 10 s of emulator time: for each of the last
+  `EvaluationPeriods` periods it computes the `Statistic` (SampleCount, Average, Sum, Minimum, Maximum) of the
+  matching data points (namespace, metric name, exactly the alarm's dimensions), compares it to `Threshold`
+  with `ComparisonOperator`, and goes to ALARM when at least `DatapointsToAlarm` (default: all) periods
+  breach, OK when enough periods have data and fewer breach. `TreatMissingData`: `missing` (the default: with
+  no data at all the state is INSUFFICIENT_DATA), `notBreaching`, `breaching`, `ignore` (keep the state).
+- On every state change (the evaluator's or `SetAlarmState`'s) the alarm's `AlarmActions` / `OKActions` /
+  `InsufficientDataActions` SNS topics get AWS's alarm message (JSON, subject `ALARM: "name" in <region>`).
+- New alarms start in INSUFFICIENT_DATA, as on AWS.
+- The emulator's clock speed compresses periods: at speed 60 a 60-second period lasts one real second.
+
+How it differs from AWS: no metric-math or composite alarms (they stay as they are), no extended
+(percentile) statistics, no anomaly detection, no alarm history API; evaluation happens every 10 s of
+emulator time rather than each minute.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import threading
+from datetime import UTC, datetime, timedelta
+
+from c360.local.emulator_context import ACCOUNT_ID, EmulatorContext
+
+TICK_AWS_SECONDS = 10
+COMPARE = {
+    "GreaterThanThreshold": operator.gt,
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
+REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)", "us-west-2": "US West (Oregon)",
+                "eu-west-1": "EU (Ireland)", "eu-central-1": "EU (Frankfurt)"}
+
+
+def _statistic(values: list[tuple], stat: str) -> float | None:
+    """values: (sample_count, sum, min, max) per datum."""
+    if not values:
+        return None
+    count = sum(v[0] for v in values)
+    total = sum(v[1] for v in values)
+    if stat == "SampleCount":
+        return count
+    if stat == "Sum":
+        return total
+    if stat == "Average":
+        return total / count if count else None
+    if stat == "Minimum":
+        return min(v[2] for v in values)
+    if stat == "Maximum":
+        return max(v[3] for v in values)
+    return None
+
+
+def _datum(m) -> tuple | None:
+    if hasattr(m, "value"):
+        v = float(m.value)
+        return (1.0, v, v, v)
+    if hasattr(m, "sum"):
+        return (float(m.sample_count), float(m.sum), float(m.min), float(m.max))
+    return None
+
+
+class AlarmEvaluator:
+    def __init__(self, ctx: EmulatorContext):
+        self.ctx = ctx
+        self.lock = threading.Lock()
+
+    def backend(self):
+        from moto.cloudwatch import cloudwatch_backends
+
+        return cloudwatch_backends[ACCOUNT_ID][self.ctx.region]
+
+    def loop(self) -> None:
+        while self.ctx.sleep(TICK_AWS_SECONDS):
+            try:
+                self.evaluate_all()
+            except Exception as e:  # keep evaluating; say what went wrong
+                print(f"alarm evaluation failed: {e!r}", flush=True)
+
+    def evaluate_all(self, now: datetime | None = None) -> None:
+        backend = self.backend()
+        now = now or datetime.now(UTC)
+        metrics = list(backend.get_all_metrics())
+        for alarm in list(backend.alarms.values()):
+            if alarm.metric_data_queries or not alarm.metric_name or alarm.rule:
+                continue  # metric math and composite alarms are not evaluated here
+            new_state, reason = self.evaluate(alarm, metrics, now)
+            if new_state and new_state != alarm.state_value:
+                self.transition(alarm, new_state, reason)
+
+    def evaluate(self, alarm, metrics, now: datetime) -> tuple[str | None, str]:
+        period = timedelta(seconds=alarm.period / self.ctx.clock_speed)
+        dims = {(d.name, d.value) for d in alarm.dimensions}
+        matching = [m for m in metrics if m.namespace == alarm.namespace and m.name == alarm.metric_name
+                    and {(d.name, d.value) for d in m.dimensions} == dims]
+        n = int(alarm.evaluation_periods)
+        needed = int(alarm.datapoints_to_alarm or n)
+        compare = COMPARE.get(alarm.comparison_operator)
+        if compare is None:
+            return None, ""
+        results, shown = [], []
+        for i in range(n):  # newest period first
+            end = now - i * period
+            start = end - period
+            values = [d for m in matching if start <= _aware(m.timestamp) < end and (d := _datum(m))]
+            value = _statistic(values, alarm.statistic)
+            shown.append(value)
+            results.append(None if value is None else compare(value, float(alarm.threshold)))
+        treat = alarm.treat_missing_data or "missing"
+        if all(r is None for r in results):
+            if treat == "ignore":
+                return None, ""
+            if treat == "missing":
+                return "INSUFFICIENT_DATA", "Insufficient Data: no datapoints were received for the evaluation periods."
+        filled = [(treat == "breaching") if r is None and treat in ("breaching", "notBreaching") else r
+                  for r in results]
+        breaching = sum(1 for r in filled if r)
+        present = [v for v in shown if v is not None]
+        if breaching >= needed:
+            return "ALARM", (f"Threshold Crossed: {breaching} out of the last {n} datapoints {present} were "
+                             f"{_words(alarm.comparison_operator)} the threshold ({float(alarm.threshold)}).")
+        return "OK", (f"Threshold Crossed: {breaching} out of the last {n} datapoints {present} breached; "
+                      f"{needed} needed for ALARM.")
+
+    def transition(self, alarm, new_state: str, reason: str) -> None:
+        with self.lock:
+            old = alarm.state_value
+            alarm.update_state(reason, json.dumps({"version": "1.0", "evaluator": "c360-local"}), new_state)
+            self.notify(alarm, old, new_state, reason)
+
+    def notify(self, alarm, old: str, new: str, reason: str) -> None:
+        if not alarm.actions_enabled:
+            return
+        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions,
+                   "INSUFFICIENT_DATA": alarm.insufficient_data_actions}.get(new) or []
+        message = {
+            "AlarmName": alarm.name, "AlarmDescription": alarm.description, "AWSAccountId": ACCOUNT_ID,
+            "AlarmConfigurationUpdatedTimestamp": _iso(alarm.configuration_updated_timestamp),
+            "NewStateValue": new, "NewStateReason": reason,
+            "StateChangeTime": _iso(alarm.state_updated_timestamp), "Region": REGION_NAMES.get(
+                self.ctx.region, self.ctx.region), "AlarmArn": alarm.alarm_arn, "OldStateValue": old,
+            "Trigger": {"MetricName": alarm.metric_name, "Namespace": alarm.namespace, "StatisticType": "Statistic",
+                        "Statistic": (alarm.statistic or "").upper(), "Unit": alarm.unit,
+                        "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions],
+                        "Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
+                        "ComparisonOperator": alarm.comparison_operator, "Threshold": alarm.threshold,
+                        "TreatMissingData": alarm.treat_missing_data or "missing"},
+        }
+        subject = f'{new}: "{alarm.name}" in {REGION_NAMES.get(self.ctx.region, self.ctx.region)}'[:100]
+        from moto.sns import sns_backends
+
+        for arn in actions:
+            if arn.startswith("arn:aws:sns:"):
+                sns_backends[arn.split(":")[4]][arn.split(":")[3]].publish(json.dumps(message), arn=arn,
+                                                                           subject=subject)
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _iso(ts) -> str:
+    return _aware(ts).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000" if isinstance(ts, datetime) else str(ts)
+
+
+def _words(op: str) -> str:
+    return {"GreaterThanThreshold": "greater than", "GreaterThanOrEqualToThreshold": "greater than or equal to",
+            "LessThanThreshold": "less than", "LessThanOrEqualToThreshold": "less than or equal to"}.get(op, op)
+
+
+def install(ctx: EmulatorContext) -> AlarmEvaluator:
+    from moto.cloudwatch import models as cw_models
+
+    evaluator = AlarmEvaluator(ctx)
+    Alarm, Backend = cw_models.Alarm, cw_models.CloudWatchBackend
+    original_init = Alarm.__init__
+    original_set = Backend.set_alarm_state
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.state_value = "INSUFFICIENT_DATA"
+        self.state_reason = "Unchecked: Initial alarm creation"
+
+    def set_alarm_state(self, alarm_name, reason, reason_data, state_value):
+        alarm = self.alarms.get(alarm_name)
+        old = alarm.state_value if alarm else None
+        original_set(self, alarm_name, reason, reason_data, state_value)
+        if alarm is not None and old != state_value:
+            evaluator.notify(alarm, old, state_value, reason)
+
+    Alarm.__init__ = __init__
+    Backend.set_alarm_state = set_alarm_state
+    threading.Thread(target=evaluator.loop, name="c360-alarms", daemon=True).start()
+    return evaluator
