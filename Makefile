@@ -24,7 +24,7 @@ NBSTRIP_KEYS := metadata.language_info metadata.papermill metadata.widgets metad
 NOTEBOOKS := $(wildcard notebooks/*.ipynb) $(wildcard tests/notebooks/fixtures/*.ipynb)
 
 .PHONY: help setup demo test lint check-export export nb-clean check-notebooks lab generate bench lock clean \
-	local-up local-down local-status
+	local-up local-down local-status local-reset
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,8 +38,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m c360.cli setup-kernel
 	@touch $@
 
-setup: $(STAMP) ## create .venv, install pinned packages, check Java, install the kernel's Glue magics
+setup: $(STAMP) ## create .venv, install pinned packages, Java 17 and PostgreSQL, the kernel's Glue magics
 	@bash tools/ensure-java.sh
+	@bash tools/ensure-postgres.sh
 	@$(PY) -m c360.cli doctor
 
 demo: setup ## run the pipeline as far as it is built, on generated sample data
@@ -65,8 +66,8 @@ check-notebooks: $(STAMP) ## fail if a notebook is committed with outputs or vol
 		|| { echo "notebooks carry outputs or volatile metadata: run 'make nb-clean'"; exit 1; }
 	@echo "notebooks are clean"
 
-lab: setup ## JupyterLab on the notebooks (with the local stack up, once it is built)
-	@$(PY) -m c360.cli local up || echo "(continuing without the local stack)"
+lab: setup ## JupyterLab on the notebooks, with the local stack up
+	@$(PY) -m c360.cli local up
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 generate: $(STAMP) ## generate sample data (ARGS="--customers 100000 ..." to size it)
@@ -82,7 +83,7 @@ lock: ## re-resolve every pinned package from pyproject.toml into constraints.tx
 	  .venv-lock/bin/pip freeze --exclude-editable | grep -v '^customer360-workbook'; } > constraints.txt
 	rm -rf .venv-lock
 
-local-up local-down local-status: $(STAMP) ## the local AWS stack (issue 3)
+local-up local-down local-status local-reset: $(STAMP) ## the local AWS stack (emulator on 127.0.0.1)
 	$(PY) -m c360.cli local $(subst local-,,$@)
 
 clean: ## remove the virtualenv, caches and generated data (not the notebooks or exports)

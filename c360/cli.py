@@ -85,6 +85,12 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     good_worker = worker and Path(worker).resolve() == Path(sys.executable).resolve()
     print(("ok   " if good_worker else "warn ") + f"PYSPARK_PYTHON={worker or '(unset)'}"
           + ("" if good_worker else f": Spark's Python workers should run {sys.executable} (make sets it)"))
+    from c360.local import rds
+
+    try:
+        print(f"ok   PostgreSQL server binaries: {rds.pg_bin()}")
+    except rds.PostgresNotFound as e:
+        print(f"warn {e}")
     startup = environment.startup_file()
     print(("ok   " if startup.is_file() else "warn ") + f"Glue magics startup file: {startup}"
           + ("" if startup.is_file() else " missing (run `c360 setup-kernel`)"))

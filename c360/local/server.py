@@ -3,7 +3,7 @@
     python -m c360.local.server --port 4566 --state-dir .c360 [--clock-speed 60]
 
 Started and stopped by `c360 local up | down` (c360/local/stack.py). It installs each extension (one module
-each: lambda_runner, mailbox, eventbridge, glue_runner, alarms), replays the last snapshot (persistence), writes
+each: lambda_runner, mailbox, eventbridge, glue_runner, alarms, rds), replays the last snapshot (persistence), writes
 `<state>/emulator.json` when ready, and on SIGTERM writes a new snapshot before it exits.
 `GET /_c360/status` answers with what runs.
 """
@@ -53,17 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox
+    from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox, rds
 
     runner = lambda_runner.install(ctx)
     box = mailbox.install(ctx)
     eventbridge.install(ctx, runner)
     glue_runner.install(ctx)
     alarms.install(ctx)
+    servers = rds.install(ctx)
 
     info = {"pid": os.getpid(), "endpoint": ctx.endpoint, "port": args.port, "state_dir": str(state),
             "region": args.region, "clock_speed": args.clock_speed, "mailbox": str(box.root),
-            "extensions": ["lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms", "persistence"],
+            "extensions": ["lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms", "rds-postgres",
+                           "persistence"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     app = _status_app(DomainDispatcherApplication(create_backend_app), info)
     server = make_server("127.0.0.1", args.port, app, threaded=True)
@@ -71,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     thread.start()
 
     restored = persistence.restore(ctx)
+    try:
+        restored["db_instances"] = rds.restore(ctx)
+    except Exception as e:  # the rest of the stack is still useful; say why the database is not
+        print(f"could not restart the local PostgreSQL servers: {e!r}", flush=True)
+        restored["db_instances_error"] = str(e)
     info["restored"] = restored
     ready_file.write_text(json.dumps(info, indent=2))
     print(f"emulator ready on {ctx.endpoint} (pid {os.getpid()}), restored {restored}", flush=True)
@@ -86,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # never lose the chance to shut down cleanly; say what was not saved
         print(f"snapshot FAILED: {e!r}", flush=True)
     ctx.stopping.set()
+    rds.stop_all(servers)
     ready_file.unlink(missing_ok=True)
     # No server.shutdown(): it would join request threads that clients keep alive. Asynchronous work still
     # in flight (a Lambda retry, a Glue run) is abandoned as on a crash; the launcher then ends this

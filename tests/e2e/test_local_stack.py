@@ -19,22 +19,7 @@ pytestmark = pytest.mark.e2e
 
 ROLE = "arn:aws:iam::123456789012:role/test-lambda"
 
-HANDLER = '''
-import json, os
-from urllib.parse import unquote_plus
-import boto3
-
-def handler(event, context):
-    print("got", json.dumps(event)[:200])
-    if event.get("fail"):
-        raise RuntimeError("asked to fail")
-    s3 = boto3.client("s3")  # plain client: AWS_ENDPOINT_URL points it at the emulator
-    for record in event.get("Records", []):
-        key = unquote_plus(record["s3"]["object"]["key"])  # S3 events carry URL-encoded keys
-        s3.put_object(Bucket=os.environ["OUT_BUCKET"], Key="seen/" + key, Body=b"ok")
-    return {"function": context.function_name, "remaining_ms": context.get_remaining_time_in_millis() > 0,
-            "endpoint": os.environ.get("AWS_ENDPOINT_URL")}
-'''
+HANDLER = (Path(__file__).parent / "fixtures" / "lambda_app.py").read_text()
 
 
 def _wait(predicate, timeout=30.0, every=0.2):

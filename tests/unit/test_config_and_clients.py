@@ -79,8 +79,8 @@ def test_nothing_but_the_factory_builds_clients_or_endpoints(root: Path):
     offenders = []
     for folder in ("c360", "tests", "bench"):
         for path in (root / folder).rglob("*.py"):
-            if path == root / "c360" / "aws.py":
-                continue
+            if path == root / "c360" / "aws.py" or "fixtures" in path.parts:
+                continue  # fixtures play the part of shipped code, which uses plain boto3
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if _FORBIDDEN.search(line):
                     offenders.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
