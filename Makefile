@@ -23,7 +23,7 @@ NBSTRIP_KEYS := metadata.language_info metadata.papermill metadata.widgets metad
 	cell.metadata.ExecuteTime
 NOTEBOOKS := $(wildcard notebooks/*.ipynb) $(wildcard tests/notebooks/fixtures/*.ipynb)
 
-.PHONY: help setup demo test lint check-export export nb-clean check-notebooks lab generate bench lock clean \
+.PHONY: help setup demo test lint check-export export lambda-zip nb-clean check-notebooks lab generate bench lock clean \
 	local-up local-down local-status local-reset
 
 help: ## this list
@@ -54,6 +54,9 @@ lint: $(STAMP) ## ruff over the workbench, tests, benchmarks and exported files
 
 export: $(STAMP) ## write the marked notebook cells to lambda/ and exported_jobs/
 	$(PY) -m c360.cli export
+
+lambda-zip: $(STAMP) ## build/lambda.zip: the validation Lambda's deployment package, from lambda/
+	@$(PY) -c 'from pathlib import Path; from c360.provision import lambda_zip; p = lambda_zip(Path("."), Path("build/lambda.zip")); print(f"{p} ({p.stat().st_size:,} bytes)")'
 
 check-export: $(STAMP) ## fail if re-exporting the notebooks would change a committed file
 	$(PY) -m c360.cli export --check

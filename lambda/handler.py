@@ -34,3 +34,36 @@ def classify_key(key: str) -> tuple[str, str]:
     if ext not in extensions:
         raise UnknownKey(f"{key!r}: extension {ext or '(none)'!r} does not fit {dataset} ({', '.join(extensions)})")
     return dataset, fmt
+
+
+import json
+from urllib.parse import unquote_plus
+
+
+def records_of(event: dict) -> list[dict]:
+    """The S3 records of an event, also when SQS or SNS wrapped them (the s3:TestEvent has none)."""
+    out = []
+    for record in event.get("Records", []):
+        source = record.get("eventSource") or record.get("EventSource")
+        if source == "aws:s3":
+            out.append(record)
+        elif source == "aws:sqs":
+            out.extend(records_of(json.loads(record["body"])))
+        elif source == "aws:sns":
+            out.extend(records_of(json.loads(record["Sns"]["Message"])))
+    return out
+
+
+def lambda_handler(event: dict, context) -> dict:
+    results = []
+    for record in records_of(event):
+        key = unquote_plus(record["s3"]["object"]["key"])
+        try:
+            dataset, fmt = classify_key(key)
+            verdict = {"dataset": dataset, "format": fmt}
+        except UnknownKey as e:
+            verdict = {"error": str(e)}
+        results.append({"bucket": record["s3"]["bucket"]["name"], "key": key, **verdict})
+        print(json.dumps({"level": "INFO", "event": "classified", **results[-1],
+                          "note": "content validation and routing are not built yet (issue 4): object left in raw/"}))
+    return {"records": len(results), "results": results}

@@ -222,10 +222,11 @@ def install(ctx: EmulatorContext) -> dict[str, PostgresServer]:
             raise InvalidParameterValue(f"local RDS could not start PostgreSQL: {e}") from None
         database.port = meta["port"]
         database.c360_local = True
-        database.c360_spec = {k: v for k, v in db_kwargs.items() if isinstance(v, str | int | float | bool | list)
-                              and k not in ("backend",)}
+        # enough to re-create the instance's metadata when the emulator restarts (scalars only)
+        spec = {k: v for k, v in db_kwargs.items() if isinstance(v, str | int | float | bool)}
         spec_file = server.home / "create.json"
-        spec_file.write_text(json.dumps(database.c360_spec))
+        spec_file.write_text(json.dumps(spec))
+        os.chmod(spec_file, 0o600)  # it holds the master password
         servers[instance_id] = server
         return database
 
