@@ -16,7 +16,7 @@ import json
 import secrets
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ class ProvisionConfig:
     lambda_zip: str = "build/lambda.zip"
     glue_script: str = "exported_jobs/customer360_etl.py"
     glue_modules: tuple[str, ...] = ("exported_jobs/load_rds.py",)
-    additional_python_modules: str = "textblob==0.20.1,email-validator==2.4.0,phonenumbers==9.0.43,psycopg[binary]==3.3.9"
+    additional_python_modules: str = ("textblob==0.20.1,email-validator==2.4.0,phonenumbers==9.0.43,"
+                                      "psycopg[binary]==3.3.9")
     # aws only: where the database lives (ids of your VPC's private subnets and the VPC)
     vpc_id: str = ""
     subnet_ids: tuple[str, ...] = ()

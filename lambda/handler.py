@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
+from urllib.parse import unquote_plus
 
 # dataset -> (format, accepted extensions); the key's prefix names the dataset.
 DATASETS = {
@@ -34,10 +36,6 @@ def classify_key(key: str) -> tuple[str, str]:
     if ext not in extensions:
         raise UnknownKey(f"{key!r}: extension {ext or '(none)'!r} does not fit {dataset} ({', '.join(extensions)})")
     return dataset, fmt
-
-
-import json
-from urllib.parse import unquote_plus
 
 
 def records_of(event: dict) -> list[dict]:

@@ -11,6 +11,8 @@ What it does
   `InsufficientDataActions` SNS topics get AWS's alarm message (JSON, subject `ALARM: "name" in <region>`).
 - New alarms start in INSUFFICIENT_DATA, as on AWS.
 - The emulator's clock speed compresses periods: at speed 60 a 60-second period lasts one real second.
+- Like SQS on AWS, every minute (emulator time) each queue's `ApproximateNumberOfMessagesVisible` and
+  `...NotVisible` go to the `AWS/SQS` namespace, so an alarm on a dead-letter queue's depth works.
 
 How it differs from AWS: no metric-math or composite alarms (they stay as they are), no extended
 (percentile) statistics, no anomaly detection, no alarm history API; evaluation happens every 10 s of
@@ -75,9 +77,27 @@ class AlarmEvaluator:
 
         return cloudwatch_backends[ACCOUNT_ID][self.ctx.region]
 
+    def publish_queue_metrics(self) -> None:
+        """What SQS publishes on AWS each minute: every queue's visible and in-flight message counts."""
+        from moto.sqs import sqs_backends
+
+        data = []
+        for queue in list(sqs_backends[ACCOUNT_ID][self.ctx.region].queues.values()):
+            dims = [{"Name": "QueueName", "Value": queue.name}]
+            data += [{"MetricName": "ApproximateNumberOfMessagesVisible", "Value": float(
+                        queue.approximate_number_of_messages), "Unit": "Count", "Dimensions": dims},
+                     {"MetricName": "ApproximateNumberOfMessagesNotVisible", "Value": float(
+                        queue.approximate_number_of_messages_not_visible), "Unit": "Count", "Dimensions": dims}]
+        if data:
+            self.backend().put_metric_data("AWS/SQS", data)
+
     def loop(self) -> None:
+        ticks = 0
         while self.ctx.sleep(TICK_AWS_SECONDS):
+            ticks += 1
             try:
+                if ticks % (60 // TICK_AWS_SECONDS) == 1:
+                    self.publish_queue_metrics()
                 self.evaluate_all()
             except Exception as e:  # keep evaluating; say what went wrong
                 print(f"alarm evaluation failed: {e!r}", flush=True)

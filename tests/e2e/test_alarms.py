@@ -92,3 +92,15 @@ def test_set_alarm_state_fires_actions(local_stack, topic):
     mail = _wait(lambda: [m for m in _mails_to(local_stack, "alarms@example.com")
                           if m["Subject"].startswith('ALARM: "dq-failure"')])
     assert "testing the alert path" in mail[0].get_payload(decode=True).decode()
+
+
+def test_dead_letter_queue_depth_alarms_like_on_aws(local_stack, topic):
+    sqs, cw = aws.client("sqs"), aws.client("cloudwatch")
+    url = sqs.create_queue(QueueName="depth-dlq")["QueueUrl"]
+    cw.put_metric_alarm(AlarmName="dlq-depth", Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
+                        Dimensions=[{"Name": "QueueName", "Value": "depth-dlq"}], Statistic="Maximum", Period=60,
+                        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+                        TreatMissingData="notBreaching", AlarmActions=[topic])
+    sqs.send_message(QueueUrl=url, MessageBody="gave up on this event")
+    _wait(lambda: [m for m in _mails_to(local_stack, "alarms@example.com")
+                   if m["Subject"].startswith('ALARM: "dlq-depth"')])

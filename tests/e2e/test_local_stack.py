@@ -32,8 +32,8 @@ def _wait(predicate, timeout=30.0, every=0.2):
     raise AssertionError(f"condition not met in {timeout} s")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def lambda_role(local_stack):
+def _ensure_role():
+    """The role functions run as; a restart of the stack drops IAM (00_provision re-creates it)."""
     iam = aws.client("iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                       "Principal": {"Service": "lambda.amazonaws.com"}}]}
@@ -44,6 +44,7 @@ def lambda_role(local_stack):
 
 
 def _function(name: str, env: dict | None = None, timeout: int = 30, **extra) -> str:
+    _ensure_role()
     lam = aws.client("lambda")
     fn = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                              Code={"ZipFile": zip_code({"app.py": HANDLER})}, Timeout=timeout,
@@ -198,3 +199,29 @@ def test_s3_objects_and_dynamodb_items_survive_down_and_up(local_stack):
     assert aws.client("s3").get_bucket_versioning(Bucket="persist-me")["Status"] == "Enabled"
     items = aws.client("dynamodb").scan(TableName="persist_table")["Items"]
     assert sorted(int(i["n"]["N"]) for i in items) == list(range(60))
+
+
+def test_sns_and_eventbridge_deliver_to_lambda_and_sqs(local_stack):
+    sns, sqs, events, logs = aws.client("sns"), aws.client("sqs"), aws.client("events"), aws.client("logs")
+    arn = _function("fan-in")
+    topic = sns.create_topic(Name="fan-out")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+    q = sqs.create_queue(QueueName="fan-out-q")["QueueUrl"]
+    q_arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=q_arn)
+    sns.publish(TopicArn=topic, Message="hello-from-sns")
+    events.put_rule(Name="to-lambda", EventPattern=json.dumps({"source": ["c360.test"]}))
+    events.put_targets(Rule="to-lambda", Targets=[{"Id": "fn", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "c360.test", "DetailType": "ping", "Detail": json.dumps({"n": 7})}])
+    body = json.loads(_wait(lambda: sqs.receive_message(QueueUrl=q).get("Messages"))[0]["Body"])
+    assert body["Message"] == "hello-from-sns"
+
+    def logged():
+        try:
+            found = logs.filter_log_events(logGroupName="/aws/lambda/fan-in")["events"]
+        except logs.exceptions.ResourceNotFoundException:  # before the first invocation logs anything
+            return False
+        text = "\n".join(e["message"] for e in found)
+        return "hello-from-sns" in text and '"source": "c360.test"' in text
+
+    _wait(logged)
