@@ -2,13 +2,13 @@
 
 - stack.py            `c360 local up | down | status | reset`: the launcher
 - server.py           the emulator process (moto + the extensions below)
-- lambda_runner.py    Lambda invokes run the real code; async retries, DLQ, logs, metrics
+- emulator_context.py what the extensions share: state folder, endpoint for children, clock speed
+- lambda_runner.py    Lambda invokes run the real code; async retries, DLQ / destinations, logs, metrics
 - lambda_bootstrap.py the child process that runs one Lambda invocation
 - glue_runner.py      Glue runs execute the script with local Spark over staged S3
 - eventbridge.py      rules deliver to SNS and Lambda targets
+- alarms.py           CloudWatch metric alarms are evaluated and notify SNS
 - mailbox.py          SNS e-mail subscriptions deliver into a local Maildir
+- rds.py              RDS postgres instances are real local PostgreSQL servers
 - persistence.py      S3 objects and DynamoDB items survive down / up
-
-Not built yet (issue 3 continues): CloudWatch alarm evaluation, RDS as a real PostgreSQL,
-00_provision and 99_teardown.
 """
