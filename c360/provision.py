@@ -556,15 +556,19 @@ def _policy(*statements) -> dict:
     return {"Version": "2012-10-17", "Statement": out}
 
 
+def is_not_found(e: ClientError) -> bool:
+    """Every service spells "does not exist" its own way; this knows the spellings we meet."""
+    code = e.response.get("Error", {}).get("Code", "")
+    return e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 or any(
+        w in code for w in ("NotFound", "NoSuch", "NonExistent", "DoesNotExist", "EntityNotFound"))
+
+
 def _get(fn):
-    """fn()'s result, or None when the resource does not exist (any not-found error)."""
+    """fn()'s result, or None when the resource does not exist."""
     try:
         return fn()
     except ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
-        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 404 or any(w in code for w in ("NotFound", "NoSuch", "NonExistent", "DoesNotExist",
-                                                     "EntityNotFound", "ResourceNotFound")):
+        if is_not_found(e):
             return None
         raise
     except (KeyError, IndexError):

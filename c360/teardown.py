@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from c360 import aws, config
-from c360.provision import ProvisionConfig, _get
+from c360.provision import ProvisionConfig, _get, is_not_found
 
 
 @dataclass
@@ -29,12 +29,9 @@ class Teardown:
             fn()
             self.steps.append((kind, name, "deleted"))
         except ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "")
-            if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 or any(
-                    w in code for w in ("NotFound", "NoSuch", "NonExistent", "DoesNotExist", "ResourceNotFound")):
-                self.steps.append((kind, name, "already gone"))
-            else:
+            if not is_not_found(e):
                 raise
+            self.steps.append((kind, name, "already gone"))
 
     def names(self) -> dict:
         c, o = self.cfg, self.outputs

@@ -45,6 +45,20 @@ class EmulatorContext:
     def now(self) -> float:
         return time.time()
 
+    def put_logs(self, group: str, stream: str, lines: list[str]) -> None:
+        """Write lines to CloudWatch Logs inside the emulator, creating the group and stream as needed."""
+        from moto.logs import logs_backends
+
+        backend = logs_backends[ACCOUNT_ID][self.region]
+        if group not in backend.groups:
+            backend.create_log_group(group, tags={})
+        if stream not in backend.groups[group].streams:
+            backend.create_log_stream(group, stream)
+        now = int(time.time() * 1000)
+        lines = [line for line in lines if line]
+        for i in range(0, len(lines), 5000):  # PutLogEvents takes at most 10,000 events
+            backend.put_log_events(group, stream, [{"timestamp": now, "message": ln} for ln in lines[i:i + 5000]])
+
     def path(self, *parts: str) -> Path:
         p = self.state_dir.joinpath(*parts)
         p.mkdir(parents=True, exist_ok=True)

@@ -86,18 +86,6 @@ class GlueRunner:
             "Source": "aws.glue", "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail),
             "Resources": [], "EventBusName": "default"}])
 
-    def _log(self, group: str, stream: str, lines: list[str]) -> None:
-        from moto.logs import logs_backends
-
-        backend = logs_backends[ACCOUNT_ID][self.ctx.region]
-        if group not in backend.groups:
-            backend.create_log_group(group, tags={})
-        if stream not in backend.groups[group].streams:
-            backend.create_log_stream(group, stream)
-        now = int(time.time() * 1000)
-        for i in range(0, len(lines), 5000):
-            backend.put_log_events(group, stream, [{"timestamp": now, "message": ln} for ln in lines[i:i + 5000]])
-
     # ------------------------------------------------------------------ staging
     def _stage(self, stage: Path) -> dict[str, dict[str, str]]:
         """Download every bucket's objects; returns bucket -> key -> md5 of what was staged."""
@@ -201,8 +189,8 @@ class GlueRunner:
                 self.processes.pop(run.job_run_id, None)
         stdout = out_path.read_text(errors="replace").splitlines()
         stderr = err_path.read_text(errors="replace").splitlines()
-        self._log("/aws-glue/jobs/output", run.job_run_id, stdout or ["(no output)"])
-        self._log("/aws-glue/jobs/error", run.job_run_id, stderr or ["(no output)"])
+        self.ctx.put_logs("/aws-glue/jobs/output", run.job_run_id, stdout or ["(no output)"])
+        self.ctx.put_logs("/aws-glue/jobs/error", run.job_run_id, stderr or ["(no output)"])
         written = self._write_back(stage, staged)
         (folder / "result.json").write_text(json.dumps({"returncode": rc, "timed_out": timed_out, **written}))
         if getattr(run, "c360_stop_requested", False):

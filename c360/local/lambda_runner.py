@@ -115,19 +115,9 @@ class LambdaRunner:
                  f"END RequestId: {request_id}",
                  f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
                  f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {getattr(fn, 'memory_size', 128)} MB"]
-        self._log(group, stream, lines)
+        self.ctx.put_logs(group, stream, lines)
         self._metrics(fn.function_name, ok, duration)
         return Invocation(ok, payload, request_id, duration, lines)
-
-    def _log(self, group: str, stream: str, lines: list[str]) -> None:
-        from moto.logs import logs_backends
-
-        backend = logs_backends[ACCOUNT_ID][self.ctx.region]
-        if group not in backend.groups:
-            backend.create_log_group(group, tags={})
-        backend.create_log_stream(group, stream)
-        now = int(time.time() * 1000)
-        backend.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in lines if line])
 
     def _metrics(self, name: str, ok: bool, duration_ms: float) -> None:
         from moto.cloudwatch import cloudwatch_backends

@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from email import message_from_bytes
-from pathlib import Path
 
 import pytest
+from helpers import body, mails, wait
 
 from c360 import aws
-from c360.local import stack
 
 pytestmark = pytest.mark.e2e
-
-
-def _mails_to(local_stack, address):
-    box = Path(stack.status(local_stack)["mailbox"]) / "new"
-    mails = [message_from_bytes(p.read_bytes()) for p in sorted(box.glob("*.eml"))]
-    return [m for m in mails if m["To"] == address]
-
-
-def _wait(fn, timeout=20):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if (v := fn()):
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +31,19 @@ def test_metric_above_threshold_alarms_and_mails(local_stack, topic):
         "INSUFFICIENT_DATA", "OK")
     cw.put_metric_data(Namespace="Customer360", MetricData=[{"MetricName": "RdsWriteFailures", "Value": 1,
                                                             "Unit": "Count"}])
-    alarm_mail = _wait(lambda: [m for m in _mails_to(local_stack, "alarms@example.com")
+    alarm_mail = wait(lambda: [m for m in mails(local_stack, to="alarms@example.com")
                                 if m["Subject"].startswith("ALARM")])
-    body = json.loads(alarm_mail[0].get_payload(decode=True).decode().split("\n\n--\n")[0])
-    assert body["AlarmName"] == "rds-write-failures" and body["NewStateValue"] == "ALARM"
-    assert body["Trigger"]["MetricName"] == "RdsWriteFailures"
+    message = json.loads(body(alarm_mail[0]).split("\n\n--\n")[0])
+    assert message["AlarmName"] == "rds-write-failures" and message["NewStateValue"] == "ALARM"
+    assert message["Trigger"]["MetricName"] == "RdsWriteFailures"
     # no more failures: the next periods are not breaching, the alarm returns to OK and says so
     def ok_after_alarm():
-        subjects = [m["Subject"] for m in _mails_to(local_stack, "alarms@example.com")
+        subjects = [m["Subject"] for m in mails(local_stack, to="alarms@example.com")
                     if "rds-write-failures" in m["Subject"]]
         first_alarm = next(i for i, s in enumerate(subjects) if s.startswith("ALARM"))
         return any(s.startswith("OK") for s in subjects[first_alarm:])
 
-    _wait(ok_after_alarm)
+    wait(ok_after_alarm)
     assert cw.describe_alarms(AlarmNames=["rds-write-failures"])["MetricAlarms"][0]["StateValue"] == "OK"
 
 
@@ -77,9 +60,9 @@ def test_below_threshold_and_other_dimensions_do_not_alarm(local_stack, topic):
     time.sleep(0.5)
     states = {a["AlarmName"]: a["StateValue"] for a in cw.describe_alarms()["MetricAlarms"]}
     assert states["lambda-errors"] == "OK"
-    assert not [m for m in _mails_to(local_stack, "alarms@example.com") if "lambda-errors" in m["Subject"]]
+    assert not [m for m in mails(local_stack, to="alarms@example.com") if "lambda-errors" in m["Subject"]]
     cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "Errors", "Value": 6, "Dimensions": dims}])
-    _wait(lambda: [m for m in _mails_to(local_stack, "alarms@example.com")
+    wait(lambda: [m for m in mails(local_stack, to="alarms@example.com")
                    if m["Subject"].startswith('ALARM: "lambda-errors"')])
 
 
@@ -89,9 +72,9 @@ def test_set_alarm_state_fires_actions(local_stack, topic):
                         Statistic="Maximum", Period=300, EvaluationPeriods=1, Threshold=10,
                         ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic], TreatMissingData="ignore")
     cw.set_alarm_state(AlarmName="dq-failure", StateValue="ALARM", StateReason="testing the alert path")
-    mail = _wait(lambda: [m for m in _mails_to(local_stack, "alarms@example.com")
+    mail = wait(lambda: [m for m in mails(local_stack, to="alarms@example.com")
                           if m["Subject"].startswith('ALARM: "dq-failure"')])
-    assert "testing the alert path" in mail[0].get_payload(decode=True).decode()
+    assert "testing the alert path" in body(mail[0])
 
 
 def test_dead_letter_queue_depth_alarms_like_on_aws(local_stack, topic):
@@ -102,5 +85,5 @@ def test_dead_letter_queue_depth_alarms_like_on_aws(local_stack, topic):
                         EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
                         TreatMissingData="notBreaching", AlarmActions=[topic])
     sqs.send_message(QueueUrl=url, MessageBody="gave up on this event")
-    _wait(lambda: [m for m in _mails_to(local_stack, "alarms@example.com")
+    wait(lambda: [m for m in mails(local_stack, to="alarms@example.com")
                    if m["Subject"].startswith('ALARM: "dlq-depth"')])

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from email import message_from_bytes
-from pathlib import Path
 
 import pytest
+from helpers import body, mails, wait
 
 from c360 import aws
-from c360.local import stack
 
 pytestmark = pytest.mark.e2e
 
@@ -98,16 +96,9 @@ def test_failed_script_ends_failed_and_the_event_reaches_the_mailbox(glue, local
     run = _wait_terminal(glue, "broken", glue.start_job_run(JobName="broken")["JobRunId"])
     assert run["JobRunState"] == "FAILED"
     assert "ValueError: input is broken: no customers" in run["ErrorMessage"]
-    box = Path(stack.status(local_stack)["mailbox"]) / "new"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        mails = [message_from_bytes(p.read_bytes()) for p in box.glob("*.eml")]
-        mails = [m for m in mails if m["To"] == "glue-oncall@example.com"]
-        if mails:
-            break
-        time.sleep(0.3)
-    assert len(mails) == 1
-    event = json.loads(mails[0].get_payload(decode=True).decode().split("\n\n--\n")[0])
+    received = wait(lambda: mails(local_stack, to="glue-oncall@example.com"))
+    assert len(received) == 1
+    event = json.loads(body(received[0]).split("\n\n--\n")[0])
     assert event["detail"]["state"] == "FAILED" and event["detail"]["jobRunId"] == run["Id"]
     assert event["source"] == "aws.glue"
 

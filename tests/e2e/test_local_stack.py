@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 from conftest import zip_code
+from helpers import body, mails, wait
 
 from c360 import aws
 from c360.local import stack
@@ -20,16 +20,6 @@ pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/test-lambda"
 
 HANDLER = (Path(__file__).parent / "fixtures" / "lambda_app.py").read_text()
-
-
-def _wait(predicate, timeout=30.0, every=0.2):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met in {timeout} s")
 
 
 def _ensure_role():
@@ -101,7 +91,7 @@ def test_s3_put_to_raw_runs_the_function(local_stack):
     s3.put_object(Bucket="lake-trigger", Key="raw/feedback/f.csv", Body=b"a,b\n")
     s3.put_object(Bucket="lake-trigger", Key="other/f.csv", Body=b"a,b\n")  # outside the prefix: no invoke
     s3.put_object(Bucket="lake-trigger", Key="raw/feedback/f.txt", Body=b"a")  # wrong suffix: no invoke
-    _wait(lambda: s3.list_objects_v2(Bucket="out-trigger").get("KeyCount", 0) >= 1)
+    wait(lambda: s3.list_objects_v2(Bucket="out-trigger").get("KeyCount", 0) >= 1)
     time.sleep(2)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="out-trigger").get("Contents", [])]
     assert keys == ["seen/raw/feedback/f.csv"]
@@ -115,7 +105,7 @@ def test_async_failures_retry_twice_then_reach_the_dead_letter_queue(local_stack
     resp = aws.client("lambda").invoke(FunctionName="async-fail", InvocationType="Event",
                                        Payload=json.dumps({"fail": True, "n": 1}))
     assert resp["StatusCode"] == 202
-    msgs = _wait(lambda: sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"]).get("Messages"))
+    msgs = wait(lambda: sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"]).get("Messages"))
     assert json.loads(msgs[0]["Body"]) == {"fail": True, "n": 1}
     assert msgs[0]["MessageAttributes"]["ErrorMessage"]["StringValue"] == "asked to fail"
     stats = aws.client("cloudwatch").get_metric_statistics(
@@ -133,28 +123,21 @@ def test_on_failure_destination_gets_aws_shaped_record(local_stack):
         FunctionName="async-dest", MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": q_arn}})
     aws.client("lambda").invoke(FunctionName="async-dest", InvocationType="Event", Payload=json.dumps({"fail": 1}))
-    record = json.loads(_wait(lambda: sqs.receive_message(QueueUrl=q).get("Messages"))[0]["Body"])
+    record = json.loads(wait(lambda: sqs.receive_message(QueueUrl=q).get("Messages"))[0]["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 1
     assert record["requestPayload"] == {"fail": 1}
     assert record["responsePayload"]["errorMessage"] == "asked to fail"
 
 
-def _mails(s) -> list:
-    box = Path(stack.status(s)["mailbox"])
-    return [message_from_bytes(p.read_bytes()) for p in sorted((box / "new").glob("*.eml"))]
-
-
 def test_sns_email_lands_in_the_mailbox(local_stack):
     sns = aws.client("sns")
     topic = sns.create_topic(Name="alerts-" + uuid.uuid4().hex[:6])["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com")
-    before = len(_mails(local_stack))
     sns.publish(TopicArn=topic, Subject="Pipeline failed", Message="Glue run jr_1 FAILED")
-    mails = _wait(lambda: (m := _mails(local_stack)) and len(m) > before and m)
-    mail = mails[-1]
-    assert mail["To"] == "oncall@example.com" and mail["Subject"] == "Pipeline failed"
-    assert "Glue run jr_1 FAILED" in mail.get_payload(decode=True).decode()
+    mail = wait(lambda: mails(local_stack, to="oncall@example.com"))[-1]
+    assert mail["Subject"] == "Pipeline failed"
+    assert "Glue run jr_1 FAILED" in body(mail)
 
 
 def test_eventbridge_rule_delivers_to_sns_with_input_transformer(local_stack):
@@ -168,16 +151,14 @@ def test_eventbridge_rule_delivers_to_sns_with_input_transformer(local_stack):
         "Id": "sns", "Arn": topic, "InputTransformer": {
             "InputPathsMap": {"job": "$.detail.jobName", "state": "$.detail.state"},
             "InputTemplate": '"Glue job <job> ended <state>"'}}])
-    before = len(_mails(local_stack))
     for state in ("SUCCEEDED", "FAILED"):
         events.put_events(Entries=[{"Source": "aws.glue", "DetailType": "Glue Job State Change",
                                     "Detail": json.dumps({"jobName": "customer360-etl", "state": state})}])
-    mails = _wait(lambda: (m := _mails(local_stack)) and len(m) > before and m)
+    wait(lambda: mails(local_stack, to="data-team@example.com"))
     time.sleep(1)
-    new = [m for m in _mails(local_stack)[before:] if m["To"] == "data-team@example.com"]
+    new = mails(local_stack, to="data-team@example.com")
     assert len(new) == 1  # the SUCCEEDED event does not match the rule
-    assert "Glue job customer360-etl ended FAILED" in new[0].get_payload(decode=True).decode()
-    assert mails
+    assert "Glue job customer360-etl ended FAILED" in body(new[0])
 
 
 def test_s3_objects_and_dynamodb_items_survive_down_and_up(local_stack):
@@ -213,7 +194,7 @@ def test_sns_and_eventbridge_deliver_to_lambda_and_sqs(local_stack):
     events.put_rule(Name="to-lambda", EventPattern=json.dumps({"source": ["c360.test"]}))
     events.put_targets(Rule="to-lambda", Targets=[{"Id": "fn", "Arn": arn}])
     events.put_events(Entries=[{"Source": "c360.test", "DetailType": "ping", "Detail": json.dumps({"n": 7})}])
-    body = json.loads(_wait(lambda: sqs.receive_message(QueueUrl=q).get("Messages"))[0]["Body"])
+    body = json.loads(wait(lambda: sqs.receive_message(QueueUrl=q).get("Messages"))[0]["Body"])
     assert body["Message"] == "hello-from-sns"
 
     def logged():
@@ -224,4 +205,4 @@ def test_sns_and_eventbridge_deliver_to_lambda_and_sqs(local_stack):
         text = "\n".join(e["message"] for e in found)
         return "hello-from-sns" in text and '"source": "c360.test"' in text
 
-    _wait(logged)
+    wait(logged)

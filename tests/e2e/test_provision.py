@@ -7,6 +7,7 @@ import re
 
 import papermill as pm
 import pytest
+from helpers import wait
 from parliament import analyze_policy_string
 
 from c360 import aws, config
@@ -75,17 +76,15 @@ def test_policies_pass_the_linter_and_grant_no_wildcard_actions(provisioned):
 
 
 def test_a_put_to_raw_runs_the_deployed_lambda(provisioned):
-    import time
-
     s3, logs = aws.client("s3"), aws.client("logs")
     s3.put_object(Bucket="c360-test-lake", Key="raw/feedback/feedback 0001.csv", Body=b"feedback_id\n")
     group = f"/aws/lambda/{ENV}-validate"
-    deadline = time.monotonic() + 30
-    text = ""
-    while time.monotonic() < deadline and "classified" not in text:
-        time.sleep(0.5)
-        text = "\n".join(e["message"] for e in logs.filter_log_events(logGroupName=group).get("events", []))
-    line = next(json.loads(m) for m in text.splitlines() if m.startswith("{") and "classified" in m)
+
+    def classified():
+        events = logs.filter_log_events(logGroupName=group)["events"]
+        return [json.loads(e["message"]) for e in events if '"classified"' in e["message"]]
+
+    line = wait(classified)[0]
     assert line["key"] == "raw/feedback/feedback 0001.csv" and line["dataset"] == "feedback"
 
 
