@@ -206,3 +206,31 @@ def test_sns_and_eventbridge_deliver_to_lambda_and_sqs(local_stack):
         return "hello-from-sns" in text and '"source": "c360.test"' in text
 
     wait(logged)
+
+
+def test_sns_http_subscription_receives_the_notification(local_stack):
+    import http.server
+    import threading
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sns = aws.client("sns")
+        topic = sns.create_topic(Name="http-out")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=f"http://127.0.0.1:{server.server_port}/hook")
+        sns.publish(TopicArn=topic, Message="hello-http", Subject="s")
+        note = wait(lambda: [r for r in received if r.get("Type") == "Notification"])[0]
+        assert note["Message"] == "hello-http" and note["TopicArn"] == topic
+    finally:
+        server.shutdown()
