@@ -1,0 +1,270 @@
+"""The Lambda's streaming validators (lambda/validators.py) against the contract, the generator and peer corpora."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from c360 import shipped
+
+CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+
+
+@pytest.fixture(scope="module")
+def v():
+    return shipped.lambda_module("validators")
+
+
+@pytest.fixture(scope="module")
+def handler():
+    return shipped.lambda_module("handler")
+
+
+def check(v, dataset: str, data: bytes, name: str | None = None):
+    fmt = {"customer_details": "xml", "purchases": "json", "feedback": "csv"}[dataset]
+    name = name or {"xml": "f.xml", "json": "f.json", "csv": "f.csv"}[fmt]
+    return v.validate(io.BytesIO(data), dataset, fmt, name)
+
+
+def codes(report) -> set[str]:
+    return {e["code"] for e in report.errors}
+
+
+# ------------------------------------------------------------------ generated files
+def test_generated_good_files_pass_and_bad_files_fail(v, handler, generated):
+    out, manifest = generated
+    for f in manifest["files"]:
+        path = out / f["path"]
+        try:
+            dataset, fmt = handler.classify_key(f["path"])
+        except handler.UnknownKey:
+            assert f["role"] == "bad" and f["bad_kind"] == "wrong_extension", f["path"]
+            continue
+        with open(path, "rb") as fh:
+            report = v.validate(fh, dataset, fmt, path.name)
+        if f["role"] == "bad":
+            assert not report.valid, f"{f['path']} ({f['bad_kind']}) was accepted"
+        else:
+            assert report.valid, (f["path"], report.errors[:3])
+            assert report.records == f["records"], f["path"]
+
+
+# ------------------------------------------------------------------ hostile XML
+def _corpus_files():
+    for folder in ("defusedxml-xmltestdata", "payloadsallthethings-xxe"):
+        for p in sorted((CORPORA / folder).iterdir()):
+            if p.name not in ("LICENSE", "SOURCE.md") and p.suffix != ".xsd":
+                yield p
+
+
+@pytest.mark.parametrize("path", list(_corpus_files()), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_hostile_and_foreign_xml_is_refused(v, path):
+    report = check(v, "customer_details", path.read_bytes())
+    assert not report.valid
+    assert codes(report) & {"dtd", "not_well_formed", "wrong_root", "format_mismatch"}
+
+
+def test_no_network_and_no_file_read(v, tmp_path):
+    canary = tmp_path / "canary.txt"
+    canary.write_text("CANARY-7f3a9c")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    payloads = [
+        f'<?xml version="1.0"?><!DOCTYPE customers [<!ENTITY x SYSTEM "file://{canary}">]><customers>&x;</customers>',
+        f'<?xml version="1.0"?><!DOCTYPE customers SYSTEM "http://127.0.0.1:{port}/a.dtd"><customers/>',
+        f'<?xml version="1.0"?><!DOCTYPE customers [<!ENTITY % p SYSTEM "http://127.0.0.1:{port}/p">%p;]>'
+        "<customers/>",
+        f'<customers xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="file://{canary}" parse="text"/>'
+        "</customers>",
+        f'<customers><customer id="{canary}"/></customers>',
+    ]
+    # a DOCTYPE that only appears after 64 KB of comments is caught by lxml's own check, also without fetching
+    payloads.append("<!--" + "x" * 70000 + f'--><!DOCTYPE customers SYSTEM "http://127.0.0.1:{port}/b.dtd">'
+                    "<customers/>")
+    reports = [check(v, "customer_details", p.encode()) for p in payloads]
+    assert all(not r.valid for r in reports)
+    assert "CANARY-7f3a9c" not in json.dumps([r.as_dict() for r in reports])
+    with pytest.raises(OSError):  # nobody connected
+        listener.accept()
+    listener.close()
+
+
+def test_james_clark_not_well_formed_cases_are_all_refused(v, tmp_path):
+    with zipfile.ZipFile(CORPORA / "xmltest-jclark" / "xmltest.zip") as z:
+        z.extractall(tmp_path)
+    cases = sorted((tmp_path / "xmltest" / "not-wf").rglob("*.xml"))
+    assert len(cases) >= 186
+    for case in cases:
+        report = check(v, "customer_details", case.read_bytes())
+        assert not report.valid, case
+        assert codes(report) & {"not_well_formed", "dtd", "empty"}, (case, report.errors)
+    for case in sorted((tmp_path / "xmltest" / "valid").rglob("*.xml")):  # well-formed, but not customers
+        assert not check(v, "customer_details", case.read_bytes()).valid, case
+
+
+# ------------------------------------------------------------------ CSV reading path
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CORPORA / "csv-spectrum" / "csvs").glob("*.csv")))
+def test_csv_reading_matches_csv_spectrum(v, name):
+    data = (CORPORA / "csv-spectrum" / "csvs" / f"{name}.csv").read_bytes()
+    expected = json.loads((CORPORA / "csv-spectrum" / "json" / f"{name}.json").read_text(encoding="utf-8"))
+    rows = [row for _, row in v.read_csv_rows(io.BufferedReader(io.BytesIO(data)))]
+    header, body = rows[0], rows[1:]
+    if isinstance(expected, dict):  # csv-spectrum writes a one-row file's expectation as a bare object
+        expected = [expected]
+    parsed = [dict(zip(header, r, strict=True)) for r in body]
+    if name == "location_coordinates":
+        # Upstream inconsistency: its JSON says phone 1234567890 where the CSV bytes say 2095257564. We parse the
+        # bytes: check that, then compare every other field.
+        assert b"2095257564" in data and parsed[0]["Contact Phone Number"] == "2095257564"
+        for rec in parsed + expected:
+            rec.pop("Contact Phone Number")
+    assert parsed == expected
+
+
+# ------------------------------------------------------------------ contract details, one by one
+CUSTOMER = ('<customer id="C1"><first_name>Ann</first_name><last_name>Lee</last_name><email>a@b.co</email>'
+            "<signup_date>2024-01-02</signup_date>{extra}</customer>")
+
+
+def customers(*records: str, decl: str = '<?xml version="1.0" encoding="UTF-8"?>') -> bytes:
+    return (decl + "<customers>" + "".join(records) + "</customers>").encode()
+
+
+PURCHASE = {"purchase_id": "P1", "customer_id": "C1", "purchase_ts": "2024-03-01T10:00:00+01:00", "currency": "USD",
+            "items": [{"sku": "S1", "quantity": 2, "unit_price": 1.5}], "total_amount": 3.0}
+HEADER = "feedback_id,customer_id,purchase_id,feedback_date,rating,channel,comment"
+
+
+@pytest.mark.parametrize("data, valid", [
+    (customers(CUSTOMER.format(extra="")), True),
+    (customers(CUSTOMER.format(extra="<nickname>A</nickname>")), False),  # closed records
+    (customers('<customer id="C1"><signup_date>2024-01-02</signup_date><email>a@b.co</email>'
+               "<last_name>Lee</last_name><first_name>Ann</first_name></customer>"), True),  # any child order
+    (b'<customers xmlns="urn:x">' + CUSTOMER.format(extra="").encode() + b"</customers>", False),  # namespaced
+    (customers(CUSTOMER.format(extra="<marketing_opt_in>1</marketing_opt_in>")), True),  # xs:boolean
+    (customers(CUSTOMER.format(extra="<marketing_opt_in>yes</marketing_opt_in>")), False),
+    (customers(CUSTOMER.format(extra="<address><postal_code>02101</postal_code><country>US</country></address>")),
+     True),
+    (customers(CUSTOMER.format(extra="<gender>Q</gender>")), False),
+    (customers(CUSTOMER.format(extra="<date_of_birth>1990-02-30</date_of_birth>")), False),
+    (customers('<customer><first_name>A</first_name><last_name>L</last_name><email>e</email>'
+               "<signup_date>2024-01-02</signup_date></customer>"), False),  # id required
+    (b"<customers/>", True),  # valid with zero records
+    (b"", False),  # zero bytes
+    (customers(CUSTOMER.format(extra="").replace("Ann", "Zoé"), decl='<?xml version="1.0" encoding="ISO-8859-1"?>')
+     .decode().encode("latin-1"), True),  # a declared encoding
+    (b"\xff\xfe" + customers(CUSTOMER.format(extra=""), decl="").decode().encode("utf-16-le"), True),  # UTF-16 BOM
+])
+def test_customer_details_contract(v, data, valid):
+    report = check(v, "customer_details", data)
+    assert report.valid is valid, report.errors
+
+
+@pytest.mark.parametrize("text, valid", [
+    (json.dumps([PURCHASE]), True),
+    ("[]", True),
+    ("\ufeff" + json.dumps([PURCHASE]), True),  # UTF-8 BOM tolerated
+    (json.dumps([dict(PURCHASE, coupon="X")]), False),  # closed records
+    (json.dumps([dict(PURCHASE, payment_method=None, channel=None)]), True),  # null for optional
+    (json.dumps([dict(PURCHASE, payment_method="bitcoin")]), False),
+    (json.dumps([dict(PURCHASE, items=[])]), False),
+    (json.dumps([dict(PURCHASE, purchase_ts="2024-03-01 10:00")]), False),  # no offset
+    ('[{"purchase_id": "P1", "purchase_id": "P2"}]', False),  # duplicate keys
+    (json.dumps([dict(PURCHASE, total_amount=float("nan"))]), False),  # NaN
+    (json.dumps([PURCHASE]).replace("3.0", "Infinity"), False),
+    (json.dumps([PURCHASE]).replace("3.0", "1e400"), False),
+    (json.dumps(PURCHASE), False),  # not an array
+    (json.dumps([PURCHASE])[:-5], False),  # truncated
+    (json.dumps([PURCHASE, PURCHASE]) + " x", False),  # trailing content
+])
+def test_purchases_json_array_contract(v, text, valid):
+    report = check(v, "purchases", text.encode("utf-8"))
+    assert report.valid is valid, report.errors
+
+
+def test_json_lines_blank_lines_and_crlf(v):
+    text = json.dumps(PURCHASE) + "\r\n\r\n" + json.dumps(dict(PURCHASE, purchase_id="P2")) + "\r\n"
+    report = check(v, "purchases", text.encode(), "p.jsonl")
+    assert report.valid and report.records == 2
+    bad = json.dumps(PURCHASE) + "\n" + "{not json\n" + json.dumps(dict(PURCHASE, items="x")) + "\n"
+    report = check(v, "purchases", bad.encode(), "p.ndjson")
+    assert [(e["line"], e["code"]) for e in report.errors] == [(2, "not_json"), (3, "schema")]
+    assert report.errors[1]["field"] == "items"
+    assert not check(v, "purchases", json.dumps(PURCHASE).encode("utf-16"), "p.jsonl").valid  # JSON must be UTF-8
+
+
+def test_a_large_json_array_is_decoded_across_chunks(v):
+    records = [dict(PURCHASE, purchase_id=f"P{i}", store_id="x" * (i % 50)) for i in range(3000)]
+    report = check(v, "purchases", json.dumps(records, indent=1).encode())
+    assert report.valid and report.records == 3000
+
+
+@pytest.mark.parametrize("text, valid", [
+    (HEADER + "\nF1,C1,,2024-01-02,5,email,\"fine, \"\"really\"\"\nyes\"\n", True),
+    (HEADER + "\r\nF1,C1,P1,2024-01-02,1,,ok\r\n\r\n", True),  # CRLF, empty lines ignored, empty channel
+    ("\ufeff" + HEADER + "\nF1,C1,,2024-01-02,3,,\n", True),  # BOM
+    (HEADER + "\n", True),  # header only
+    ("feedback_id,customer_id,rating\nF1,C1,5\n", False),  # wrong header
+    (HEADER.replace("comment", "Comment") + "\n", False),
+    (HEADER + "\nF1,C1,,2024-01-02,5.0,email,x\n", False),  # rating 5.0
+    (HEADER + "\nF1,C1,,2024-01-02, 5,email,x\n", False),  # rating ' 5'
+    (HEADER + "\nF1,C1,,2024-01-02,6,email,x\n", False),
+    (HEADER + "\nF1,C1,,2024-13-02,5,email,x\n", False),
+    (HEADER + "\nF1,,,2024-01-02,5,email,x\n", False),  # customer_id required
+    (HEADER + "\nF1,C1,,2024-01-02,5,email,x,extra\n", False),  # 8 fields
+    (HEADER + "\nF1,C1,,2024-01-02,5," + "c" * 41 + ",x\n", False),  # channel > 40
+    (HEADER + '\nF1,C1,,2024-01-02,5,email,"unterminated\n', False),
+])
+def test_feedback_csv_contract(v, text, valid):
+    report = check(v, "feedback", text.encode("utf-8"))
+    assert report.valid is valid, report.errors
+
+
+def test_csv_must_be_utf8(v):
+    data = (HEADER + "\nF1,C1,,2024-01-02,5,email,très bien\n").encode("latin-1")
+    report = check(v, "feedback", data)
+    assert codes(report) == {"encoding"}
+
+
+@pytest.mark.parametrize("dataset, data", [("feedback", b"<customers/>"), ("purchases", b"a,b\n1,2\n"),
+                                           ("customer_details", b"[]")])
+def test_content_must_match_the_format_of_the_key(v, dataset, data):
+    assert codes(check(v, dataset, data)) == {"format_mismatch"}
+
+
+def test_errors_are_capped_but_counted(v):
+    rows = "".join(f"F{i},C1,,2024-01-02,9,email,x\n" for i in range(250))
+    report = check(v, "feedback", (HEADER + "\n" + rows).encode())
+    assert report.error_count == 250 and len(report.errors) == 100
+    assert report.as_dict()["errors_truncated"] is True
+    assert report.errors[0] == {"code": "type", "message": "rating '9' is not a whole number from 1 to 5", "line": 2,
+                                "record": 1, "field": "rating"}
+
+
+def test_reads_from_anything_with_read(v):
+    class OnlyRead:  # like botocore's StreamingBody
+        def __init__(self, data):
+            self.buf = io.BytesIO(data)
+
+        def read(self, n=-1):
+            return self.buf.read(n)
+
+    report = v.validate(OnlyRead(customers(CUSTOMER.format(extra=""))), "customer_details", "xml", "c.xml")
+    assert report.valid and report.records == 1
+
+
+def test_validation_runs_in_a_thread_too(v):
+    result = []
+    t = threading.Thread(target=lambda: result.append(check(v, "customer_details", b"<customers/>").valid))
+    t.start()
+    t.join()
+    assert result == [True]
