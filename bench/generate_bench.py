@@ -20,14 +20,15 @@ from pathlib import Path
 
 def run_generate(out: Path, customers: int, purchases: int, feedback: int, files: int) -> dict:
     code = (
-        "import json, resource, sys, time\n"
+        "import json, sys, time\n"
         "from pathlib import Path\n"
         "from c360.datagen import Params, generate\n"
         "t = time.perf_counter()\n"
         f"m = generate(Params(customers={customers}, purchases={purchases}, feedback={feedback}, files={files}),"
         f" Path({str(out)!r}), progress=True)\n"
         "took = time.perf_counter() - t\n"
-        "print(json.dumps({'seconds': took, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
+        "hwm = int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024\n"
+        "print(json.dumps({'seconds': took, 'peak_rss_mb': hwm,"
         " 'bytes': sum(f['bytes'] for f in m['files']),"
         " 'records': sum(d['records'] for d in m['datasets'].values())}))\n"
     )

@@ -1,6 +1,7 @@
 """`c360`: the workbench's command line.
 
     c360 generate [--out DIR] [--seed N] [--customers N] [--purchases N] [--feedback N] ...
+    c360 validate FILE [--dataset D]   the Lambda's validator on a local file (exit 0 valid, 1 invalid)
     c360 export [--check]          notebooks -> lambda/ and exported_jobs/
     c360 doctor                    Java, Python, Spark workers, kernel magics
     c360 setup-kernel              install the local Glue magics into this virtualenv's kernels
@@ -71,6 +72,33 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 2
     print("\n".join(f"wrote {p}" for p in changed) or "exported files already up to date")
     return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    """The Lambda's own validator on a local file: JSON verdict, exit 0 valid, 1 invalid, 2 unusable input."""
+    from c360 import shipped
+
+    handler, validators = shipped.lambda_module("handler"), shipped.lambda_module("validators")
+    path = Path(args.file)
+    dataset = args.dataset or path.parent.name
+    if dataset not in handler.DATASETS:
+        print(f"c360 validate: say which dataset {path.name} belongs to: --dataset "
+              f"{{{','.join(handler.DATASETS)}}}", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(f"c360 validate: {path} is not a file", file=sys.stderr)
+        return 2
+    try:
+        _, fmt = handler.classify_key(f"raw/{dataset}/{path.name}")
+    except handler.UnknownKey as e:
+        verdict = {"valid": False, "dataset": dataset, "format": None, "records": 0, "error_count": 1,
+                   "errors": [{"code": "extension", "message": str(e)}]}
+    else:
+        with open(path, "rb") as f:
+            verdict = validators.validate(f, dataset, fmt, path.name).as_dict()
+    verdict["file"] = str(path)
+    print(json.dumps(verdict, indent=2, ensure_ascii=False))
+    return 0 if verdict["valid"] else 1
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -181,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="replace data generated earlier in --out")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_generate)
+
+    val = sub.add_parser("validate", help="validate a local file with the Lambda's own validator (JSON verdict)",
+                         description="Exit 0: valid, 1: invalid, 2: unusable input; anything else is a crash.")
+    val.add_argument("file")
+    val.add_argument("--dataset", help="customer_details, purchases or feedback (default: the file's folder name)")
+    val.set_defaults(func=_cmd_validate)
 
     e = sub.add_parser("export", help="write the marked notebook cells to lambda/ and exported_jobs/")
     e.add_argument("--check", action="store_true", help="fail if re-exporting would change a file")

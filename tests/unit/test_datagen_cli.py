@@ -51,3 +51,20 @@ def test_local_status_reports_a_stopped_stack(tmp_path, monkeypatch):
     status = json.loads(run.stdout)
     assert status["running"] is False and status["endpoint"] == "http://127.0.0.1:1"
     assert status["mailbox"] == str(tmp_path / "state" / "mailbox")
+
+
+def test_validate_cli_exit_codes_and_json_verdict(generated, tmp_path):
+    out, _ = generated
+    ok = _c360("validate", str(out / "raw" / "feedback" / "feedback_0001.csv"))
+    assert ok.returncode == 0, ok.stderr
+    verdict = json.loads(ok.stdout)
+    assert verdict["valid"] is True and verdict["dataset"] == "feedback" and verdict["records"] > 0
+    bad = _c360("validate", str(out / "raw" / "purchases" / "bad_duplicate_keys_02.json"))
+    assert bad.returncode == 1 and json.loads(bad.stdout)["errors"][0]["code"] == "duplicate_key"
+    wrong_ext = _c360("validate", str(out / "raw" / "purchases" / "bad_wrong_extension_03.csv"))
+    assert wrong_ext.returncode == 1 and "does not fit purchases" in wrong_ext.stdout
+    loose = tmp_path / "x.xml"
+    loose.write_text("<customers/>")
+    assert _c360("validate", str(loose)).returncode == 2  # which dataset?
+    assert _c360("validate", str(loose), "--dataset", "customer_details").returncode == 0
+    assert _c360("validate", str(tmp_path / "missing.csv"), "--dataset", "feedback").returncode == 2
