@@ -53,7 +53,7 @@ def bare(dataset: str, path: Path) -> float:
 VALIDATE = """
 import json, sys, time
 sys.path.insert(0, {lam!r})
-import validators
+import contract_validators as validators
 t = time.perf_counter()
 with open({path!r}, "rb") as f:
     r = validators.validate(f, {dataset!r}, {fmt!r}, {name!r})

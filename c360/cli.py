@@ -78,7 +78,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     """The Lambda's own validator on a local file: JSON verdict, exit 0 valid, 1 invalid, 2 unusable input."""
     from c360 import shipped
 
-    handler, validators = shipped.lambda_module("handler"), shipped.lambda_module("validators")
+    handler, validators = shipped.lambda_module("handler"), shipped.lambda_module("contract_validators")
     path = Path(args.file)
     dataset = args.dataset or path.parent.name
     if dataset not in handler.DATASETS:

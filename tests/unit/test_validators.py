@@ -18,7 +18,7 @@ CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 
 @pytest.fixture(scope="module")
 def v():
-    return shipped.lambda_module("validators")
+    return shipped.lambda_module("contract_validators")
 
 
 @pytest.fixture(scope="module")
