@@ -590,13 +590,15 @@ def _dry_run_answer(model, params, **kwargs):
 
 
 def lambda_zip(root: Path, dest: Path) -> Path:
-    """The deployment zip of lambda/ (the handler and its modules), reproducible byte for byte."""
-    files = sorted(p for p in (root / "lambda").rglob("*.py") if "__pycache__" not in p.parts)
+    """The deployment zip: lambda/ (the handler and its modules) and schemas/, reproducible byte for byte."""
+    files = [(p, p.relative_to(root / "lambda").as_posix())
+             for p in sorted((root / "lambda").rglob("*.py")) if "__pycache__" not in p.parts]
+    files += [(p, f"schemas/{p.name}") for p in sorted((root / "schemas").glob("*")) if p.is_file()]
     dest.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in files:
-            info = zipfile.ZipInfo(p.relative_to(root / "lambda").as_posix(), date_time=(2024, 1, 1, 0, 0, 0))
+        for p, name in files:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             z.writestr(info, p.read_bytes())
     dest.write_bytes(buf.getvalue())
@@ -611,7 +613,7 @@ def outputs_path(settings: config.Settings, env: str) -> Path:
 def ensure_lambda_zip(root: Path, rel: str = "build/lambda.zip") -> Path:
     """Build the zip when it is missing or older than a file in lambda/ (make lambda-zip builds it too)."""
     dest = root / rel
-    sources = list((root / "lambda").rglob("*.py"))
+    sources = list((root / "lambda").rglob("*.py")) + list((root / "schemas").glob("*"))
     if not dest.is_file() or any(p.stat().st_mtime > dest.stat().st_mtime for p in sources):
         lambda_zip(root, dest)
     return dest

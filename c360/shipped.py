@@ -19,6 +19,8 @@ def _load(folder: str, name: str) -> ModuleType:
     path = project_root() / folder / f"{name}.py"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run `make export`")
+    if str(path.parent) not in sys.path:  # shipped modules import their siblings, as in the Lambda zip
+        sys.path.append(str(path.parent))
     spec = importlib.util.spec_from_file_location(qualified, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[qualified] = module

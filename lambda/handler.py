@@ -4,9 +4,18 @@
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import json
+import os
 import posixpath
+import re
+from datetime import UTC, datetime
 from urllib.parse import unquote_plus
+
+import boto3
+from botocore.exceptions import ClientError
+from contract_validators import CHUNK, buffered, validate  # shipped beside this file: lambda/contract_validators.py
 
 # dataset -> (format, accepted extensions); the key's prefix names the dataset.
 DATASETS = {
@@ -52,16 +61,230 @@ def records_of(event: dict) -> list[dict]:
     return out
 
 
-def lambda_handler(event: dict, context) -> dict:
-    results = []
-    for record in records_of(event):
-        key = unquote_plus(record["s3"]["object"]["key"])
+NAMESPACE_DEFAULT = "Customer360"
+_DECL_ENCODING = re.compile(r"""(<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9._-]+)(["'])""")
+
+
+def log(level: str, event: str, **fields) -> None:
+    """One JSON object per line: CloudWatch Logs Insights reads the fields."""
+    print(json.dumps({"level": level, "event": event, **fields}, default=str))
+
+
+def record_id(bucket: str, key: str, version: str | None) -> str:
+    """The ledger key of one file version."""
+    return f"s3://{bucket}/{key}?versionId={version or 'null'}"
+
+
+def destination_key(zone: str, key: str, version: str | None) -> str:
+    """raw/<dataset>/a/b.csv -> <zone>/<dataset>/a/b.<version id>.csv: a later upload never overwrites it."""
+    stem, ext = posixpath.splitext(key[len(RAW_PREFIX):])
+    tag = re.sub(r"[^A-Za-z0-9._-]", "_", version or "null")
+    return f"{zone}/{stem}.{tag}{ext}"
+
+
+class _Hashing:
+    """Wraps a stream: counts and hashes (SHA-256) every byte read through it."""
+
+    def __init__(self, source):
+        self.source, self.size, self.sha256 = source, 0, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.source.read(n)
+        self.size += len(data)
+        self.sha256.update(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+class _Utf8:
+    """A stream of the source's text re-encoded as UTF-8 without a BOM (XML: declaration says UTF-8)."""
+
+    def __init__(self, source, encoding: str, xml: bool):
+        self.source, self.xml = source, xml
+        codec = "utf-16" if encoding == "utf-16" else ("utf-8-sig" if encoding in ("utf-8", "utf8") else encoding)
+        self.decoder = codecs.getincrementaldecoder(codec)("strict")
+        self.first, self.pending, self.eof = True, b"", False
+        self.size, self.md5 = 0, hashlib.md5()
+
+    def read(self, n: int = -1) -> bytes:
+        while not self.eof and (n < 0 or len(self.pending) < n):
+            data = self.source.read(CHUNK)
+            text = self.decoder.decode(data, final=not data)
+            if self.first and text:
+                if self.xml:
+                    text = _DECL_ENCODING.sub(lambda m: m.group(1) + "UTF-8" + m.group(3), text, count=1)
+                self.first = False
+            self.pending += text.encode("utf-8")
+            self.eof = not data
+        out, self.pending = (self.pending, b"") if n < 0 else (self.pending[:n], self.pending[n:])
+        self.size += len(out)
+        self.md5.update(out)
+        return out
+
+
+def _not_found(e: ClientError) -> bool:
+    code = e.response.get("Error", {}).get("Code", "")
+    return code in ("404", "NoSuchKey", "NoSuchVersion", "NotFound") or \
+        e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+
+
+class Router:
+    """Everything one invocation does for one object version. Clients and configuration come from the handler."""
+
+    def __init__(self, s3, table, glue, cloudwatch, job_name: str, namespace: str, request_id: str = ""):
+        self.s3, self.table, self.glue, self.cw = s3, table, glue, cloudwatch
+        self.job_name, self.namespace, self.request_id = job_name, namespace, request_id
+
+    def process(self, bucket: str, key: str, version: str | None, event_time: str | None = None) -> dict:
+        rid = record_id(bucket, key, version)
+        item = self.table.get_item(Key={"record_id": rid}, ConsistentRead=True).get("Item")
+        if item and item.get("moved"):
+            log("INFO", "duplicate_event", record_id=rid, note="already validated and moved: nothing to do")
+            return {"record_id": rid, "result": "duplicate"}
+        version_args = {"VersionId": version} if version else {}
+        try:
+            head = self.s3.head_object(Bucket=bucket, Key=key, **version_args)
+        except ClientError as e:
+            if not _not_found(e):
+                raise
+            log("INFO", "source_gone", record_id=rid, note="the object was already moved or deleted")
+            return {"record_id": rid, "result": "gone"}
+        if item is None:
+            item = self._validate(bucket, key, version, head, rid, event_time)
+            written = self._ledger_put(item)
+        else:
+            written = False  # an earlier invocation validated and copied it, then stopped before the delete
+        self._copy(bucket, key, version, head, item)
+        self.s3.delete_object(Bucket=bucket, Key=key, **version_args)
+        self.table.update_item(Key={"record_id": rid}, UpdateExpression="SET moved = :t, moved_at = :now",
+                               ExpressionAttributeValues={":t": True, ":now": _now()})
+        self._metric(item)
+        result = {"record_id": rid, "result": item["validation_status"], "destination": item["destination"]}
+        if written and item["validation_status"] == "VALID":
+            result["glue"] = self._start_glue(rid)
+        log("INFO", "routed", **result, dataset=item.get("dataset"), records=item.get("record_count"),
+            errors=item.get("validation_error_count"))
+        return result
+
+    def _validate(self, bucket, key, version, head, rid, event_time) -> dict:
+        version_args = {"VersionId": version} if version else {}
+        base = {"record_id": rid, "bucket": bucket, "source_key": key, "source_version": version or "null",
+                "size": head["ContentLength"], "received_at": event_time or _now(), "validated_at": None,
+                "lambda_request_id": self.request_id}
         try:
             dataset, fmt = classify_key(key)
-            verdict = {"dataset": dataset, "format": fmt}
         except UnknownKey as e:
-            verdict = {"error": str(e)}
-        results.append({"bucket": record["s3"]["bucket"]["name"], "key": key, **verdict})
-        print(json.dumps({"level": "INFO", "event": "classified", **results[-1],
-                          "note": "content validation and routing are not built yet (issue 4): object left in raw/"}))
+            dataset = key[len(RAW_PREFIX):].split("/")[0] if key.startswith(RAW_PREFIX) else "unknown"
+            verdict = {"valid": False, "dataset": dataset, "format": None, "records": 0, "error_count": 1,
+                       "encoding": None, "bom": False, "errors": [{"code": "key", "message": str(e)}]}
+            sha = None
+        else:
+            body = _Hashing(self.s3.get_object(Bucket=bucket, Key=key, **version_args)["Body"])
+            report = validate(buffered(body), dataset, fmt, posixpath.basename(key))
+            body.drain()  # the checksum covers the whole object even when validation stopped early
+            verdict, sha = report.as_dict(), body.sha256.hexdigest()
+        zone = "validated" if verdict["valid"] else "error"
+        dest = destination_key(zone, key, version)
+        item = dict(base, dataset=verdict["dataset"], format=verdict["format"], sha256=sha,
+                    validation_status="VALID" if verdict["valid"] else "INVALID",
+                    status="PENDING" if verdict["valid"] else "FAILED",
+                    record_count=verdict["records"], validation_error_count=verdict["error_count"],
+                    original_encoding=verdict.get("encoding"), bom=verdict.get("bom", False), destination=dest,
+                    validated_at=_now())
+        item["validated_path" if verdict["valid"] else "error_path"] = f"s3://{bucket}/{dest}"
+        if not verdict["valid"]:
+            item["error_report"] = f"s3://{bucket}/{dest}.error.json"
+            report_doc = {"source": f"s3://{bucket}/{key}", "source_version": version, **verdict}
+            self.s3.put_object(Bucket=bucket, Key=f"{dest}.error.json", Body=json.dumps(report_doc, indent=2),
+                               ContentType="application/json")
+        return item
+
+    def _ledger_put(self, item: dict) -> bool:
+        try:
+            self.table.put_item(Item={k: v for k, v in item.items() if v is not None},
+                                ConditionExpression="attribute_not_exists(record_id)")
+            return True
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False  # a concurrent delivery of the same event got there first
+
+    def _copy(self, bucket, key, version, head, item) -> None:
+        """Copy to the destination unless it is already there; verify before anything is deleted."""
+        dest = item["destination"]
+        meta = {"source-key": key, "source-version": version or "null"}
+        try:
+            have = self.s3.head_object(Bucket=bucket, Key=dest)
+            if have.get("Metadata", {}).get("source-version") == meta["source-version"]:
+                self._verify(have, item, head)
+                return
+        except ClientError as e:
+            if not _not_found(e):
+                raise
+        version_args = {"VersionId": version} if version else {}
+        normalise = item["validation_status"] == "VALID" and (
+            item.get("bom") or (item.get("original_encoding") or "utf-8") not in ("utf-8", "utf8", "us-ascii"))
+        if normalise:
+            src = self.s3.get_object(Bucket=bucket, Key=key, **version_args)["Body"]
+            stream = _Utf8(src, item.get("original_encoding") or "utf-8", xml=item.get("format") == "xml")
+            self.s3.upload_fileobj(stream, bucket, dest, ExtraArgs={"Metadata": meta})
+            item["normalised_size"] = stream.size
+        else:
+            self.s3.copy({"Bucket": bucket, "Key": key, **version_args}, bucket, dest,
+                         ExtraArgs={"Metadata": meta, "MetadataDirective": "REPLACE"})
+        self._verify(self.s3.head_object(Bucket=bucket, Key=dest), item, head)
+
+    def _verify(self, dest_head: dict, item: dict, src_head: dict) -> None:
+        expected = item.get("normalised_size", src_head["ContentLength"])
+        if "normalised_size" not in item and dest_head["ContentLength"] != src_head["ContentLength"]:
+            raise RuntimeError(f"copy of {item['source_key']} has {dest_head['ContentLength']} bytes, "
+                               f"expected {expected}: source kept")
+        src_etag, dest_etag = src_head.get("ETag", ""), dest_head.get("ETag", "")
+        if "normalised_size" not in item and "-" not in src_etag and "-" not in dest_etag and src_etag != dest_etag:
+            raise RuntimeError(f"copy of {item['source_key']} differs from the source (ETag): source kept")
+
+    def _start_glue(self, rid: str) -> str:
+        if not self.job_name:
+            return "no job configured"
+        try:
+            run = self.glue.start_job_run(JobName=self.job_name)
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            if code in ("ConcurrentRunsExceededException", "ThrottlingException"):
+                log("INFO", "glue_start_deferred", record_id=rid, reason=code,
+                    note="the file stays PENDING: the run in progress picks it up before it ends")
+                return f"deferred ({code})"
+            raise
+        self.table.update_item(Key={"record_id": rid}, UpdateExpression="SET glue_start_run_id = :r",
+                               ExpressionAttributeValues={":r": run["JobRunId"]})
+        return run["JobRunId"]
+
+    def _metric(self, item: dict) -> None:
+        name = "FilesValidated" if item["validation_status"] == "VALID" else "FilesRejected"
+        self.cw.put_metric_data(Namespace=self.namespace, MetricData=[{
+            "MetricName": name, "Value": 1, "Unit": "Count",
+            "Dimensions": [{"Name": "Dataset", "Value": str(item.get("dataset"))}]}])
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def lambda_handler(event: dict, context) -> dict:
+    """S3 object-created events (also wrapped by SQS or SNS): validate, route, record, start the Glue job."""
+    router = Router(boto3.client("s3"), boto3.resource("dynamodb").Table(os.environ["LEDGER_TABLE"]),
+                    boto3.client("glue"), boto3.client("cloudwatch"), os.environ.get("GLUE_JOB_NAME", ""),
+                    os.environ.get("METRICS_NAMESPACE", NAMESPACE_DEFAULT),
+                    getattr(context, "aws_request_id", ""))
+    results = []
+    for record in records_of(event):
+        obj = record["s3"]["object"]
+        key = unquote_plus(obj["key"])
+        if not key.startswith(RAW_PREFIX):
+            continue
+        results.append(router.process(record["s3"]["bucket"]["name"], key, obj.get("versionId"),
+                                      record.get("eventTime")))
     return {"records": len(results), "results": results}

@@ -3,6 +3,7 @@
 - stack.py            `c360 local up | down | status | reset`: the launcher
 - server.py           the emulator process (moto + the extensions below)
 - emulator_context.py what the extensions share: state folder, endpoint for children, clock speed
+- s3_events.py        S3 event records carry versionId and sequencer, as on AWS
 - lambda_runner.py    Lambda invokes run the real code; async retries, DLQ / destinations, logs, metrics
 - lambda_bootstrap.py the child process that runs one Lambda invocation
 - glue_runner.py      Glue runs execute the script with local Spark over staged S3

@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox, rds
+    from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox, rds, s3_events
 
+    s3_events.install(ctx)
     runner = lambda_runner.install(ctx)
     box = mailbox.install(ctx)
     eventbridge.install(ctx, runner)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     info = {"pid": os.getpid(), "endpoint": ctx.endpoint, "port": args.port, "state_dir": str(state),
             "region": args.region, "clock_speed": args.clock_speed, "mailbox": str(box.root),
-            "extensions": ["lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms", "rds-postgres",
+            "extensions": ["s3-events", "lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms", "rds-postgres",
                            "persistence"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     app = _status_app(DomainDispatcherApplication(create_backend_app), info)

@@ -75,17 +75,71 @@ def test_policies_pass_the_linter_and_grant_no_wildcard_actions(provisioned):
                     assert st["Resource"] != ["*"], f"{name}: {action} on every resource"
 
 
-def test_a_put_to_raw_runs_the_deployed_lambda(provisioned):
-    s3, logs = aws.client("s3"), aws.client("logs")
-    s3.put_object(Bucket="c360-test-lake", Key="raw/feedback/feedback 0001.csv", Body=b"feedback_id\n")
-    group = f"/aws/lambda/{ENV}-validate"
+BUCKET = "c360-test-lake"
+FEEDBACK = "feedback_id,customer_id,purchase_id,feedback_date,rating,channel,comment\nF1,C1,,2024-01-02,5,web,ok\n"
 
-    def classified():
-        events = logs.filter_log_events(logGroupName=group)["events"]
-        return [json.loads(e["message"]) for e in events if '"classified"' in e["message"]]
 
-    line = wait(classified)[0]
-    assert line["key"] == "raw/feedback/feedback 0001.csv" and line["dataset"] == "feedback"
+def _ledger(key: str) -> dict | None:
+    table = aws.resource("dynamodb").Table("Customer360_table")
+    items = table.scan()["Items"]
+    return next((i for i in items if i["source_key"] == key), None)
+
+
+def _keys(prefix: str) -> list[str]:
+    return [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+            if not o["Key"].endswith("/")]
+
+
+def test_the_deployed_lambda_routes_valid_and_invalid_files(provisioned):
+    s3 = aws.client("s3")
+    good = s3.put_object(Bucket=BUCKET, Key="raw/feedback/fb one.csv", Body=FEEDBACK.encode())
+    s3.put_object(Bucket=BUCKET, Key="raw/purchases/dup.json", Body=b'[{"purchase_id": "P1", "purchase_id": "P2"}]')
+    wait(lambda: _ledger("raw/feedback/fb one.csv") and _ledger("raw/purchases/dup.json"), timeout=60)
+    wait(lambda: not _keys("raw/feedback/fb") and not _keys("raw/purchases/dup"), timeout=30)
+    ok = _ledger("raw/feedback/fb one.csv")
+    assert ok["validation_status"] == "VALID" and ok["status"] == "PENDING" and int(ok["record_count"]) == 1
+    assert ok["source_version"] == good["VersionId"]
+    dest = ok["validated_path"].split(f"s3://{BUCKET}/")[1]
+    assert dest == f"validated/feedback/fb one.{good['VersionId']}.csv"
+    assert s3.get_object(Bucket=BUCKET, Key=dest)["Body"].read() == FEEDBACK.encode()
+    bad = _ledger("raw/purchases/dup.json")
+    assert bad["validation_status"] == "INVALID"
+    report = json.loads(s3.get_object(Bucket=BUCKET, Key=bad["error_report"].split(f"{BUCKET}/")[1])["Body"].read())
+    assert report["errors"][0]["code"] == "duplicate_key" and report["valid"] is False
+    assert _keys("error/purchases/") == sorted([bad["destination"], bad["destination"] + ".error.json"])
+
+
+def test_text_is_normalised_to_utf8_without_bom(provisioned):
+    s3 = aws.client("s3")
+    xml = ('<?xml version="1.0" encoding="ISO-8859-1"?><customers><customer id="C9"><first_name>Zoé</first_name>'
+           "<last_name>Müller</last_name><email>z@m.de</email><signup_date>2024-01-02</signup_date></customer>"
+           "</customers>").encode("latin-1")
+    s3.put_object(Bucket=BUCKET, Key="raw/customer_details/latin.xml", Body=xml)
+    s3.put_object(Bucket=BUCKET, Key="raw/feedback/bom.csv", Body=b"\xef\xbb\xbf" + FEEDBACK.encode())
+    wait(lambda: _ledger("raw/customer_details/latin.xml") and _ledger("raw/feedback/bom.csv"), timeout=60)
+    wait(lambda: not _keys("raw/customer_details/latin") and not _keys("raw/feedback/bom"), timeout=30)
+    item = _ledger("raw/customer_details/latin.xml")
+    assert item["original_encoding"] == "iso-8859-1" and item["validation_status"] == "VALID"
+    copy = s3.get_object(Bucket=BUCKET, Key=item["destination"])["Body"].read()
+    assert copy.startswith(b'<?xml version="1.0" encoding="UTF-8"?>') and "Zoé" in copy.decode("utf-8")
+    bom = _ledger("raw/feedback/bom.csv")
+    assert bom["bom"] is True
+    assert s3.get_object(Bucket=BUCKET, Key=bom["destination"])["Body"].read() == FEEDBACK.encode()
+
+
+def test_a_repeated_event_changes_nothing(provisioned):
+    item = _ledger("raw/feedback/fb one.csv")
+    event = {"Records": [{"eventSource": "aws:s3", "eventTime": "2026-01-01T00:00:00Z", "s3": {
+        "bucket": {"name": BUCKET}, "object": {"key": "raw/feedback/fb+one.csv", "versionId": item["source_version"]}}}]}
+    before = aws.client("s3").list_object_versions(Bucket=BUCKET, Prefix="validated/").get("Versions", [])
+    ledger_before = aws.resource("dynamodb").Table("Customer360_table").scan()["Count"]
+    for _ in range(3):
+        resp = aws.client("lambda").invoke(FunctionName=f"{ENV}-validate", Payload=json.dumps(event))
+        assert "FunctionError" not in resp
+        assert json.loads(resp["Payload"].read())["results"][0]["result"] == "duplicate"
+    after = aws.client("s3").list_object_versions(Bucket=BUCKET, Prefix="validated/").get("Versions", [])
+    assert len(after) == len(before)
+    assert aws.resource("dynamodb").Table("Customer360_table").scan()["Count"] == ledger_before
 
 
 def test_teardown_leaves_nothing(root, provisioned):
