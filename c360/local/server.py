@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     info = {"pid": os.getpid(), "endpoint": ctx.endpoint, "port": args.port, "state_dir": str(state),
             "region": args.region, "clock_speed": args.clock_speed, "mailbox": str(box.root),
-            "extensions": ["s3-events", "lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms", "rds-postgres",
-                           "persistence"],
+            "extensions": ["s3-events", "lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms",
+                           "rds-postgres", "persistence"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     app = _status_app(DomainDispatcherApplication(create_backend_app), info)
     server = make_server("127.0.0.1", args.port, app, threaded=True)

@@ -129,8 +129,9 @@ def test_text_is_normalised_to_utf8_without_bom(provisioned):
 
 def test_a_repeated_event_changes_nothing(provisioned):
     item = _ledger("raw/feedback/fb one.csv")
-    event = {"Records": [{"eventSource": "aws:s3", "eventTime": "2026-01-01T00:00:00Z", "s3": {
-        "bucket": {"name": BUCKET}, "object": {"key": "raw/feedback/fb+one.csv", "versionId": item["source_version"]}}}]}
+    obj = {"key": "raw/feedback/fb+one.csv", "versionId": item["source_version"]}
+    event = {"Records": [{"eventSource": "aws:s3", "eventTime": "2026-01-01T00:00:00Z",
+                          "s3": {"bucket": {"name": BUCKET}, "object": obj}}]}
     before = aws.client("s3").list_object_versions(Bucket=BUCKET, Prefix="validated/").get("Versions", [])
     ledger_before = aws.resource("dynamodb").Table("Customer360_table").scan()["Count"]
     for _ in range(3):
