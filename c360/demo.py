@@ -14,10 +14,10 @@ from pathlib import Path
 from c360 import aws, config, environment
 
 NOT_BUILT = (
-    ("validation Lambda: streaming validators, routing to validated/ or error/, ledger, Glue start "
-     "(today the deployed Lambda classifies each key and leaves the object in raw/)", 4),
-    ("Glue ETL: cleaning, identity resolution, sentiment, data quality (the job is deployed; its script "
-     "exits saying so)", 5),
+    ("validation Lambda: vendored wheels in the zip, `c360 reprocess`, throughput work (it validates and routes)", 4),
+    ("Glue ETL: cleaning, identity resolution, sentiment, data quality (the job is deployed and started for each "
+     "valid file; its script exits saying the ETL is not built, so the run ends FAILED and the alert mail arrives)",
+     5),
     ("PostgreSQL load and dashboards (the RDS instance runs, empty)", 6),
     ("monitoring notebook, the whole flow through papermill, reliability suite", 7),
 )
@@ -77,29 +77,31 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(p for p in (out / "raw").rglob("*") if p.is_file())
     _step(5, total, f"uploading {len(files)} files to s3://{outputs['bucket']}/raw/")
     s3 = aws.client("s3", settings)
+    uploaded = {}
     for p in files:
-        s3.upload_file(str(p), outputs["bucket"], p.relative_to(out).as_posix())
+        key = p.relative_to(out).as_posix()
+        with open(p, "rb") as body:
+            uploaded[f"s3://{outputs['bucket']}/{key}?versionId="
+                     f"{s3.put_object(Bucket=outputs['bucket'], Key=key, Body=body).get('VersionId', 'null')}"] = key
 
-    _step(6, total, "waiting for the validation Lambda (S3 trigger) to see each file")
-    logs = aws.client("logs", settings)
-    group = f"/aws/lambda/{outputs['function_name']}"
-    seen: dict[str, dict] = {}
-    deadline = time.monotonic() + 120
-    while len(seen) < len(files) and time.monotonic() < deadline:
-        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
-            for e in page.get("events", []):
-                if e["message"].startswith("{") and '"classified"' in e["message"]:
-                    rec = json.loads(e["message"])
-                    seen[rec["key"]] = rec
-        print(f"\r      {len(seen)}/{len(files)} files seen by the Lambda", end="", flush=True)
-        if len(seen) < len(files):
+    _step(6, total, "waiting for the validation Lambda to route each file (S3 trigger -> validated/ or error/)")
+    table = aws.resource("dynamodb", settings).Table(outputs["table"])
+    items: dict[str, dict] = {}
+    deadline = time.monotonic() + 180
+    while len(items) < len(uploaded) and time.monotonic() < deadline:
+        for page_item in _scan(table):
+            if page_item["record_id"] in uploaded and page_item.get("moved"):
+                items[page_item["record_id"]] = page_item
+        print(f"\r      {len(items)}/{len(uploaded)} files routed", end="", flush=True)
+        if len(items) < len(uploaded):
             time.sleep(1)
     print()
-    accepted = sum(1 for r in seen.values() if "dataset" in r)
-    refused = [r for r in seen.values() if "error" in r]
-    print(f"      {accepted} keys accepted by prefix and extension, {len(refused)} refused:")
-    for r in refused:
-        print(f"        {r['key']}: {r['error']}")
+    valid = [i for i in items.values() if i["validation_status"] == "VALID"]
+    invalid = [i for i in items.values() if i["validation_status"] != "VALID"]
+    print(f"      {len(valid)} valid -> validated/ ({sum(int(i['record_count']) for i in valid):,} records), "
+          f"{len(invalid)} refused -> error/ with a report:")
+    for i in sorted(invalid, key=lambda i: i["source_key"]):
+        print(f"        {i['source_key']}: {int(i['validation_error_count'])} error(s), report {i['error_report']}")
 
     status = stack.status(settings)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Where to look:")
@@ -120,10 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     print("\nnot built yet (nothing below was run):")
     for what, issue in NOT_BUILT:
         print(f"  - {what} (issue {issue})")
-    if len(seen) < len(files):
-        print(f"\nFAILED: the Lambda saw {len(seen)} of {len(files)} files in time", file=sys.stderr)
+    if len(items) < len(uploaded):
+        print(f"\nFAILED: the Lambda routed {len(items)} of {len(uploaded)} files in time", file=sys.stderr)
         return 1
     return 0
+
+
+def _scan(table):
+    kwargs = {}
+    while True:
+        page = table.scan(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 if __name__ == "__main__":
