@@ -2,6 +2,7 @@
 
     c360 generate [--out DIR] [--seed N] [--customers N] [--purchases N] [--feedback N] ...
     c360 validate FILE [--dataset D]   the Lambda's validator on a local file (exit 0 valid, 1 invalid)
+    c360 reprocess KEY [--file F]  put a refused error/ file (or a corrected one) back through raw/
     c360 export [--check]          notebooks -> lambda/ and exported_jobs/
     c360 doctor                    Java, Python, Spark workers, kernel magics
     c360 setup-kernel              install the local Glue magics into this virtualenv's kernels
@@ -99,6 +100,39 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     verdict["file"] = str(path)
     print(json.dumps(verdict, indent=2, ensure_ascii=False))
     return 0 if verdict["valid"] else 1
+
+
+def _cmd_reprocess(args: argparse.Namespace) -> int:
+    """Put an error/ file (or a corrected version of it) back through raw/, so the Lambda judges it again."""
+    import re
+
+    from c360 import aws
+    from c360.provision import outputs_path
+
+    s = config.settings()
+    bucket = args.bucket
+    if not bucket:
+        out = outputs_path(s, args.env)
+        if not out.is_file():
+            print(f"c360 reprocess: no outputs file {out}: pass --bucket or run 00_provision", file=sys.stderr)
+            return 2
+        bucket = json.loads(out.read_text())["bucket"]
+    key = args.key.removeprefix(f"s3://{bucket}/")
+    m = re.fullmatch(r"error/(?P<path>.+)\.(?P<version>[^./]+)(?P<ext>\.[^./]+)", key)
+    if not m or key.endswith(".error.json"):
+        print(f"c360 reprocess: {key!r} is not a refused file under error/ (error/<dataset>/<name>.<version>.<ext>)",
+              file=sys.stderr)
+        return 2
+    raw_key = f"raw/{m['path']}{m['ext']}"
+    s3 = aws.client("s3", s)
+    if args.file:
+        with open(args.file, "rb") as body:
+            put = s3.put_object(Bucket=bucket, Key=raw_key, Body=body)
+    else:
+        put = s3.copy_object(Bucket=bucket, Key=raw_key, CopySource={"Bucket": bucket, "Key": key})
+    print(json.dumps({"reprocessed": f"s3://{bucket}/{key}", "as": f"s3://{bucket}/{raw_key}",
+                      "version": put.get("VersionId"), "content": args.file or "the refused file as it was"}))
+    return 0
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -215,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("file")
     val.add_argument("--dataset", help="customer_details, purchases or feedback (default: the file's folder name)")
     val.set_defaults(func=_cmd_validate)
+
+    rep = sub.add_parser("reprocess", help="put a refused error/ file (or a corrected one) back through raw/")
+    rep.add_argument("key", help="error/<dataset>/<name>.<version>.<ext> (or its s3:// URL)")
+    rep.add_argument("--file", help="a corrected local file to upload instead of the refused one")
+    rep.add_argument("--bucket", help="the data lake bucket (default: from 00_provision's outputs)")
+    rep.add_argument("--env", default="c360-dev", help="the env 00_provision used (to find its outputs)")
+    rep.set_defaults(func=_cmd_reprocess)
 
     e = sub.add_parser("export", help="write the marked notebook cells to lambda/ and exported_jobs/")
     e.add_argument("--check", action="store_true", help="fail if re-exporting would change a file")

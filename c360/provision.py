@@ -246,10 +246,15 @@ class Provisioner:
                         "dynamodb:Scan"], [self.arn("dynamodb", f"table/{self.cfg.table}")]),
             ("DatabaseSecret", ["secretsmanager:GetSecretValue"],
              [self.arn("secretsmanager", f"secret:{self.cfg.name('rds-master')}-*")]),
-            ("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-             [self.arn("logs", "log-group:/aws-glue/*")]),
+            ("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+             [self.arn("logs", f"log-group:{self.job_log_group}:*")]),
             ("Metrics", ["cloudwatch:PutMetricData"], ["*"], {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}),
         )
+
+    @property
+    def job_log_group(self) -> str:
+        """The Glue job's own log group (continuous logging), so its retention and deletion are ours to set."""
+        return f"/aws-glue/jobs/{self.cfg.name('customer360-etl')}"
 
     def ensure_role(self, suffix: str, service: str, policy: dict) -> str:
         iam, name = self.client("iam"), self.cfg.name(suffix)
@@ -369,6 +374,7 @@ class Provisioner:
         for schema in sorted((self.root / "schemas").glob("*")):
             if schema.is_file():
                 self.upload(f"schemas/{schema.name}", schema.read_bytes(), "schema file")
+        self.ensure_log_group(self.job_log_group)
         spec = {
             "Role": role_arn, "GlueVersion": "6.0", "WorkerType": self.cfg.glue_worker_type,
             "NumberOfWorkers": self.cfg.glue_workers, "Timeout": self.cfg.glue_timeout_minutes,
@@ -380,6 +386,7 @@ class Provisioner:
                 "--secret_id": self.cfg.name("rds-master"), "--extra-py-files": ",".join(modules),
                 "--additional-python-modules": self.cfg.additional_python_modules,
                 "--enable-metrics": "true", "--enable-continuous-cloudwatch-log": "true",
+                "--continuous-log-logGroup": self.job_log_group,
                 "--job-language": "python"},
         }
         if self.settings.target == config.AWS and self.outputs.get("glue_connection"):

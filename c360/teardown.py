@@ -43,8 +43,8 @@ class Teardown:
             "db": o.get("db_instance", c.db_instance), "roles": [c.name("lambda-validate"), c.name("glue-etl")],
             "alarms": o.get("alarms") or [c.name(s) for s in ("lambda-errors", "rds-write-failures",
                                                               "dq-failure-percent", "dlq-depth")],
-            "log_groups": o.get("log_groups") or [f"/aws/lambda/{c.name('validate')}", "/aws-glue/jobs/output",
-                                                  "/aws-glue/jobs/error"],
+            "log_groups": o.get("log_groups") or [f"/aws/lambda/{c.name('validate')}",
+                                                  f"/aws-glue/jobs/{c.name('customer360-etl')}"],
             "connection": o.get("glue_connection"), "security_group": o.get("db_security_group"),
             "quicksight": o.get("quicksight", {}),
         }
@@ -62,9 +62,6 @@ class Teardown:
         self._do("lambda permission", "s3-raw-trigger",
                  lambda: lam.remove_permission(FunctionName=n["function"], StatementId="s3-raw-trigger"))
         self._do("lambda function", n["function"], lambda: lam.delete_function(FunctionName=n["function"]))
-        logs = self.client("logs")
-        for g in n["log_groups"]:
-            self._do("log group", g, lambda g=g: logs.delete_log_group(logGroupName=g))
         sqs = self.client("sqs")
         url = _get(lambda: sqs.get_queue_url(QueueName=n["queue"])["QueueUrl"])
         if url:
@@ -72,7 +69,11 @@ class Teardown:
         else:
             self.steps.append(("sqs queue", n["queue"], "already gone"))
         glue = self.client("glue")
+        self._stop_runs(glue, n["job"])  # a run finishing later would write to a log group deleted below
         self._do("glue job", n["job"], lambda: glue.delete_job(JobName=n["job"]))
+        logs = self.client("logs")
+        for g in n["log_groups"]:
+            self._do("log group", g, lambda g=g: logs.delete_log_group(logGroupName=g))
         if n["connection"]:
             self._do("glue connection", n["connection"], lambda: glue.delete_connection(ConnectionName=n["connection"]))
         rds = self.client("rds")
@@ -115,6 +116,23 @@ class Teardown:
                         quick, f"delete_{k}")(AwsAccountId=account, **{key: i}))
         self._do("s3 bucket", n["bucket"], lambda: self._empty_and_delete(n["bucket"]))
         return self.steps
+
+    def _stop_runs(self, glue, job: str, timeout: float = 300) -> None:
+        import time
+
+        active = ("STARTING", "RUNNING", "STOPPING", "WAITING")
+        runs = _get(lambda: glue.get_job_runs(JobName=job)["JobRuns"]) or []
+        ids = [r["Id"] for r in runs if r["JobRunState"] in active]
+        if not ids:
+            return
+        glue.batch_stop_job_run(JobName=job, JobRunIds=ids)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = _get(lambda: glue.get_job_runs(JobName=job)["JobRuns"]) or []
+            if not any(r["JobRunState"] in active for r in runs):
+                break
+            time.sleep(1)
+        self.steps.append(("glue job runs", job, f"stopped {len(ids)}"))
 
     def _empty_and_delete(self, bucket: str) -> None:
         s3 = self.client("s3")

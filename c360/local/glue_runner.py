@@ -11,8 +11,9 @@ What it does
 - `GetJobRun(s)` report the real state (STARTING, RUNNING, SUCCEEDED, FAILED with the error message,
   TIMEOUT after the job's `Timeout` minutes, STOPPED after `BatchStopJobRun`), start and completion times and
   execution time. Driver output goes to CloudWatch Logs `/aws-glue/jobs/output` and `/aws-glue/jobs/error`
-  (stream = run id). Every state change puts a "Glue Job State Change" event (source `aws.glue`, detail
-  jobName / jobRunId / state / severity / message) on the default EventBridge bus.
+  (stream = run id), or to the job's `--continuous-log-logGroup` when it names one. Every state change puts a
+  "Glue Job State Change" event (source `aws.glue`, detail jobName / jobRunId / state / severity / message) on
+  the default EventBridge bus.
 
 How it differs from AWS
 - One local Spark with N = min(NumberOfWorkers, cores) threads instead of a cluster; no `awsglue` libraries
@@ -189,8 +190,13 @@ class GlueRunner:
                 self.processes.pop(run.job_run_id, None)
         stdout = out_path.read_text(errors="replace").splitlines()
         stderr = err_path.read_text(errors="replace").splitlines()
-        self.ctx.put_logs("/aws-glue/jobs/output", run.job_run_id, stdout or ["(no output)"])
-        self.ctx.put_logs("/aws-glue/jobs/error", run.job_run_id, stderr or ["(no output)"])
+        custom = arguments.get("--continuous-log-logGroup")
+        if custom:  # continuous logging into the job's own group: driver output and errors as two streams
+            self.ctx.put_logs(custom, run.job_run_id, stdout or ["(no output)"])
+            self.ctx.put_logs(custom, f"{run.job_run_id}-driver-errors", stderr or ["(no output)"])
+        else:
+            self.ctx.put_logs("/aws-glue/jobs/output", run.job_run_id, stdout or ["(no output)"])
+            self.ctx.put_logs("/aws-glue/jobs/error", run.job_run_id, stderr or ["(no output)"])
         written = self._write_back(stage, staged)
         (folder / "result.json").write_text(json.dumps({"returncode": rc, "timed_out": timed_out, **written}))
         if getattr(run, "c360_stop_requested", False):

@@ -143,6 +143,31 @@ def test_a_repeated_event_changes_nothing(provisioned):
     assert aws.resource("dynamodb").Table("Customer360_table").scan()["Count"] == ledger_before
 
 
+def test_reprocess_puts_a_corrected_file_back_through_raw(provisioned, tmp_path):
+    import subprocess
+    import sys
+
+    bad = _ledger("raw/purchases/dup.json")
+    fixed = tmp_path / "dup.json"
+    fixed.write_text(json.dumps([{"purchase_id": "P1", "customer_id": "C1", "purchase_ts": "2024-03-01T10:00:00Z",
+                                  "currency": "USD", "items": [{"sku": "S", "quantity": 1, "unit_price": 2.5}],
+                                  "total_amount": 2.5}]))
+    run = subprocess.run([sys.executable, "-m", "c360.cli", "reprocess", bad["destination"], "--file", str(fixed),
+                          "--env", ENV], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    version = json.loads(run.stdout)["version"]
+
+    def routed_again():
+        items = aws.resource("dynamodb").Table("Customer360_table").scan()["Items"]
+        return [i for i in items if i["source_version"] == version and i.get("moved")]
+
+    again = wait(routed_again, timeout=60)[0]
+    assert again["validation_status"] == "VALID" and again["source_key"] == "raw/purchases/dup.json"
+    refused = subprocess.run([sys.executable, "-m", "c360.cli", "reprocess", "validated/x.csv", "--env", ENV],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "not a refused file" in refused.stderr
+
+
 def test_teardown_leaves_nothing(root, provisioned):
     tmp, _, _ = provisioned
     text = _run(root, tmp, "99_teardown.ipynb", "99.ipynb", env=ENV, bucket="c360-test-lake")
