@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import threading
 import zipfile
@@ -13,7 +14,13 @@ import pytest
 
 from c360 import shipped
 
-CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+# The team's peer corpora live in shared/, beside the checkout (CI lays them there too).
+CORPORA = Path(os.environ.get("C360_CORPORA_DIR") or Path(__file__).resolve().parents[3] / "shared" / "corpora")
+
+
+def test_the_peer_corpora_are_there():
+    assert (CORPORA / "xmltest-jclark" / "xmltest.zip").is_file(), (
+        f"the peer corpora are missing at {CORPORA}: put shared/ beside the checkout or set C360_CORPORA_DIR")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +65,8 @@ def test_generated_good_files_pass_and_bad_files_fail(v, handler, generated):
 # ------------------------------------------------------------------ hostile XML
 def _corpus_files():
     for folder in ("defusedxml-xmltestdata", "payloadsallthethings-xxe"):
+        if not (CORPORA / folder).is_dir():
+            continue  # test_the_peer_corpora_are_there says so
         for p in sorted((CORPORA / folder).iterdir()):
             if p.name not in ("LICENSE", "SOURCE.md") and p.suffix != ".xsd":
                 yield p
@@ -112,7 +121,8 @@ def test_james_clark_not_well_formed_cases_are_all_refused(v, tmp_path):
 
 
 # ------------------------------------------------------------------ CSV reading path
-@pytest.mark.parametrize("name", sorted(p.stem for p in (CORPORA / "csv-spectrum" / "csvs").glob("*.csv")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CORPORA / "csv-spectrum" / "csvs").glob("*.csv"))
+                         if (CORPORA / "csv-spectrum").is_dir() else [])
 def test_csv_reading_matches_csv_spectrum(v, name):
     data = (CORPORA / "csv-spectrum" / "csvs" / f"{name}.csv").read_bytes()
     expected = json.loads((CORPORA / "csv-spectrum" / "json" / f"{name}.json").read_text(encoding="utf-8"))
