@@ -50,13 +50,13 @@ test: setup lint check-export check-notebooks ## every test (unit, notebooks und
 	@bash tools/run-pytest.sh "$(PY)" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff over the workbench, tests, benchmarks and exported files
-	$(PY) -m ruff check c360 tests bench lambda exported_jobs
+	$(PY) -m ruff check c360 tests bench lambda exported_jobs tools
 
 export: $(STAMP) ## write the marked notebook cells to lambda/ and exported_jobs/
 	$(PY) -m c360.cli export
 
-lambda-zip: $(STAMP) ## build/lambda.zip: the validation Lambda's deployment package, from lambda/
-	@$(PY) -c 'from pathlib import Path; from c360.provision import lambda_zip; p = lambda_zip(Path("."), Path("build/lambda.zip")); print(f"{p} ({p.stat().st_size:,} bytes)")'
+lambda-zip: $(STAMP) ## build/lambda.zip: lambda/, schemas/ and manylinux wheels for the Python 3.12 runtime
+	@$(PY) tools/lambda_zip_report.py
 
 check-export: $(STAMP) ## fail if re-exporting the notebooks would change a committed file
 	$(PY) -m c360.cli export --check

@@ -14,7 +14,6 @@ from pathlib import Path
 from c360 import aws, config, environment
 
 NOT_BUILT = (
-    ("validation Lambda: vendored wheels in the zip, `c360 reprocess`, throughput work (it validates and routes)", 4),
     ("Glue ETL: cleaning, identity resolution, sentiment, data quality (the job is deployed and started for each "
      "valid file; its script exits saying the ETL is not built, so the run ends FAILED and the alert mail arrives)",
      5),

@@ -596,18 +596,42 @@ def _dry_run_answer(model, params, **kwargs):
     return AWSResponse("https://dry-run", 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
-def lambda_zip(root: Path, dest: Path) -> Path:
-    """The deployment zip: lambda/ (the handler and its modules) and schemas/, reproducible byte for byte."""
-    files = [(p, p.relative_to(root / "lambda").as_posix())
+LAMBDA_PLATFORM = ("manylinux2014_x86_64", "3.12")  # the AWS runtime the zip is built for
+
+
+def vendor_wheels(root: Path, folder: Path) -> list[Path]:
+    """Download requirements-lambda.txt as binary wheels for the Lambda runtime (cached in `folder`)."""
+    import subprocess
+    import sys
+
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                    "--only-binary=:all:", "--platform", LAMBDA_PLATFORM[0], "--python-version", LAMBDA_PLATFORM[1],
+                    "--implementation", "cp", "--no-deps", "-d", str(folder), "-r",
+                    str(root / "requirements-lambda.txt")], check=True)
+    return sorted(folder.glob("*.whl"))
+
+
+def lambda_zip(root: Path, dest: Path, vendor: bool = True) -> Path:
+    """The deployment zip: lambda/ (the handler and its modules), schemas/, and the vendored wheels unpacked.
+
+    Reproducible byte for byte for the same inputs (fixed timestamps, sorted entries).
+    """
+    files = [(p.read_bytes(), p.relative_to(root / "lambda").as_posix())
              for p in sorted((root / "lambda").rglob("*.py")) if "__pycache__" not in p.parts]
-    files += [(p, f"schemas/{p.name}") for p in sorted((root / "schemas").glob("*")) if p.is_file()]
+    files += [(p.read_bytes(), f"schemas/{p.name}") for p in sorted((root / "schemas").glob("*")) if p.is_file()]
+    if vendor:
+        for wheel in vendor_wheels(root, dest.parent / "wheels"):
+            with zipfile.ZipFile(wheel) as w:
+                files += [(w.read(n), n) for n in sorted(w.namelist()) if not n.endswith("/")]
     dest.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for p, name in files:
+        for data, name in files:
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
-            z.writestr(info, p.read_bytes())
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
     dest.write_bytes(buf.getvalue())
     return dest
 
@@ -620,7 +644,7 @@ def outputs_path(settings: config.Settings, env: str) -> Path:
 def ensure_lambda_zip(root: Path, rel: str = "build/lambda.zip") -> Path:
     """Build the zip when it is missing or older than a file in lambda/ (make lambda-zip builds it too)."""
     dest = root / rel
-    sources = list((root / "lambda").rglob("*.py")) + list((root / "schemas").glob("*"))
+    sources = [*(root / "lambda").rglob("*.py"), *(root / "schemas").glob("*"), root / "requirements-lambda.txt"]
     if not dest.is_file() or any(p.stat().st_mtime > dest.stat().st_mtime for p in sources):
         lambda_zip(root, dest)
     return dest
