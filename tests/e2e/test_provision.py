@@ -7,6 +7,7 @@ import re
 
 import papermill as pm
 import pytest
+from corpora import CORPORA
 from helpers import wait
 from parliament import analyze_policy_string
 
@@ -141,6 +142,51 @@ def test_a_repeated_event_changes_nothing(provisioned):
     after = aws.client("s3").list_object_versions(Bucket=BUCKET, Prefix="validated/").get("Versions", [])
     assert len(after) == len(before)
     assert aws.resource("dynamodb").Table("Customer360_table").scan()["Count"] == ledger_before
+
+
+def test_hostile_files_through_the_real_lambda_path_end_in_error(provisioned):
+    s3 = aws.client("s3")
+    sample = ["payloadsallthethings-xxe/Classic XXE - etc passwd.xml", "defusedxml-xmltestdata/xmlbomb.xml",
+              "payloadsallthethings-xxe/XXE OOB Attack (Yunusov, 2013).xml"]
+    for i, rel in enumerate(sample):
+        s3.put_object(Bucket=BUCKET, Key=f"raw/customer_details/hostile_{i}.xml", Body=(CORPORA / rel).read_bytes())
+    wait(lambda: all(_ledger(f"raw/customer_details/hostile_{i}.xml") for i in range(len(sample))), timeout=60)
+    for i in range(len(sample)):
+        item = _ledger(f"raw/customer_details/hostile_{i}.xml")
+        assert item["validation_status"] == "INVALID", sample[i]
+        report = json.loads(s3.get_object(Bucket=BUCKET, Key=item["destination"] + ".error.json")["Body"].read())
+        assert "root:" not in json.dumps(report)  # nothing of /etc/passwd was read
+
+
+def test_each_valid_file_starts_the_job_or_waits_pending(provisioned):
+    s3, logs = aws.client("s3"), aws.client("logs")
+    for name in ("burst_a.csv", "burst_b.csv"):
+        s3.put_object(Bucket=BUCKET, Key=f"raw/feedback/{name}", Body=FEEDBACK.encode())
+    wait(lambda: _ledger("raw/feedback/burst_a.csv") and _ledger("raw/feedback/burst_b.csv"), timeout=60)
+    items = [_ledger(f"raw/feedback/burst_{x}.csv") for x in "ab"]
+    assert all(i["status"] == "PENDING" and i["validation_status"] == "VALID" for i in items)
+    started = [i for i in items if i.get("glue_start_run_id")]
+    group = f"/aws/lambda/{ENV}-validate"
+    events = logs.filter_log_events(logGroupName=group)["events"]
+    deferred = [e for e in events if "glue_start_deferred" in e["message"]]
+    # one run at a time: each valid file either started the job or, refused, waits PENDING with the refusal logged
+    assert len(started) + len({json.loads(e["message"])["record_id"] for e in deferred} & {
+        i["record_id"] for i in items}) == 2
+
+
+def test_every_object_that_reached_raw_is_in_exactly_one_place(provisioned):
+    s3 = aws.client("s3")
+    assert _keys("raw/") == []  # nothing left behind
+    items = aws.resource("dynamodb").Table("Customer360_table").scan()["Items"]
+    assert items
+    for item in items:
+        zone = "validated" if item["validation_status"] == "VALID" else "error"
+        assert item["destination"].startswith(zone + "/") and item.get("moved")
+        s3.head_object(Bucket=BUCKET, Key=item["destination"])
+        other = ("error" if zone == "validated" else "validated") + item["destination"][len(zone):]
+        assert other not in _keys(other.rsplit("/", 1)[0] + "/")
+    destinations = [i["destination"] for i in items]
+    assert len(destinations) == len(set(destinations))  # one ledger item and one copy per file version
 
 
 def test_reprocess_puts_a_corrected_file_back_through_raw(provisioned, tmp_path):

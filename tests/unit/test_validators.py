@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import threading
 import zipfile
-from pathlib import Path
 
 import pytest
+from corpora import CORPORA
 
 from c360 import shipped
-
-# The team's peer corpora live in shared/, beside the checkout (CI lays them there too).
-CORPORA = Path(os.environ.get("C360_CORPORA_DIR") or Path(__file__).resolve().parents[3] / "shared" / "corpora")
 
 
 def test_the_peer_corpora_are_there():
