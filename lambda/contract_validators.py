@@ -353,51 +353,69 @@ def _json_line(line: str, line_no: int, report: Report) -> None:
 
 
 FEEDBACK_HEADER = ["feedback_id", "customer_id", "purchase_id", "feedback_date", "rating", "channel", "comment"]
-_RATING = re.compile(r"[1-5]")
+_RATINGS = frozenset("12345")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LIMITS = {"feedback_id": 64, "customer_id": 64, "purchase_id": 64, "channel": 40}
 
 
+def csv_reader(stream):
+    """The one CSV reading path: RFC 4180 (csv, strict), strict UTF-8 with an optional BOM, LF or CRLF."""
+    return csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline=""), strict=True)
+
+
 def read_csv_rows(stream):
-    """(line number, fields) of each non-empty row: RFC 4180, strict UTF-8 with an optional BOM, LF or CRLF."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
-    reader = csv.reader(text, strict=True)
+    """(line number, fields) of each non-empty row, through `csv_reader`."""
+    reader = csv_reader(stream)
     for row in reader:
         if row:  # a completely empty line outside quotes
             yield reader.line_num, row
 
 
 def validate_csv(stream, report: Report) -> None:
-    rows = read_csv_rows(stream)
+    reader = csv_reader(stream)
+    width, ratings, dates = len(FEEDBACK_HEADER), _RATINGS, {}  # dates repeat: judge each once
     try:
-        first = next(rows, None)
-        if first is None or first[1] != FEEDBACK_HEADER:
-            report.add("wrong_header", f"header is {first[1] if first else None}, expected {FEEDBACK_HEADER}",
-                       line=first[0] if first else 1)
+        header = next((r for r in reader if r), None)
+        if header != FEEDBACK_HEADER:
+            report.add("wrong_header", f"header is {header}, expected {FEEDBACK_HEADER}", line=reader.line_num or 1)
             return
-        for line, row in rows:
-            report.records += 1
-            where = {"line": line, "record": report.records}
-            if len(row) != len(FEEDBACK_HEADER):
-                report.add("field_count", f"{len(row)} fields, expected {len(FEEDBACK_HEADER)}", **where)
+        for row in reader:
+            if not row:  # a completely empty line outside quotes
                 continue
-            rec = dict(zip(FEEDBACK_HEADER, row, strict=True))
-            for name in ("feedback_id", "customer_id", "feedback_date", "rating"):
-                if rec[name] == "":
-                    report.add("required", f"{name} is required", field=name, **where)
-            if rec["rating"] and not _RATING.fullmatch(rec["rating"]):
-                report.add("type", f"rating {rec['rating']!r} is not a whole number from 1 to 5", field="rating",
-                           **where)
-            if rec["feedback_date"] and not _is_date(rec["feedback_date"]):
-                report.add("type", f"feedback_date {rec['feedback_date']!r} is not a YYYY-MM-DD date",
-                           field="feedback_date", **where)
-            for name, limit in _LIMITS.items():
-                if len(rec[name]) > limit:
-                    report.add("length", f"{name} is longer than {limit} characters", field=name, **where)
+            report.records += 1
+            if len(row) != width:
+                report.add("field_count", f"{len(row)} fields, expected {width}", line=reader.line_num,
+                           record=report.records)
+                continue
+            feedback_id, customer_id, purchase_id, day, rating, channel, _comment = row
+            if rating not in ratings or not feedback_id or not customer_id or len(feedback_id) > 64 \
+                    or len(customer_id) > 64 or len(purchase_id) > 64 or len(channel) > 40:
+                _row_errors(row, reader.line_num, report)
+            ok = dates.get(day)
+            if ok is None:
+                ok = _is_date(day)
+                if len(dates) < 100_000:
+                    dates[day] = ok
+            if not ok:
+                what = "is required" if day == "" else f"{day!r} is not a YYYY-MM-DD date"
+                report.add("required" if day == "" else "type", f"feedback_date {what}", field="feedback_date",
+                           line=reader.line_num, record=report.records)
     except csv.Error as e:
-        report.add("not_csv", f"invalid CSV: {e}", line=report.records + 2)
-    finally:
-        report.bom = False  # utf-8-sig hides it; noted by the caller's sniffing
+        report.add("not_csv", f"invalid CSV: {e}", line=reader.line_num)
+
+
+def _row_errors(row: list[str], line: int, report: Report) -> None:
+    """The slow path, for a row that broke a rule: say exactly which."""
+    rec = dict(zip(FEEDBACK_HEADER, row, strict=True))
+    where = {"line": line, "record": report.records}
+    for name in ("feedback_id", "customer_id", "rating"):
+        if rec[name] == "":
+            report.add("required", f"{name} is required", field=name, **where)
+    if rec["rating"] and rec["rating"] not in _RATINGS:
+        report.add("type", f"rating {rec['rating']!r} is not a whole number from 1 to 5", field="rating", **where)
+    for name, limit in _LIMITS.items():
+        if len(rec[name]) > limit:
+            report.add("length", f"{name} is longer than {limit} characters", field=name, **where)
 
 
 def _is_date(text: str) -> bool:
