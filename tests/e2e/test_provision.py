@@ -162,16 +162,21 @@ def test_each_valid_file_starts_the_job_or_waits_pending(provisioned):
     s3, logs = aws.client("s3"), aws.client("logs")
     for name in ("burst_a.csv", "burst_b.csv"):
         s3.put_object(Bucket=BUCKET, Key=f"raw/feedback/{name}", Body=FEEDBACK.encode())
-    wait(lambda: _ledger("raw/feedback/burst_a.csv") and _ledger("raw/feedback/burst_b.csv"), timeout=60)
-    items = [_ledger(f"raw/feedback/burst_{x}.csv") for x in "ab"]
-    assert all(i["status"] == "PENDING" and i["validation_status"] == "VALID" for i in items)
-    started = [i for i in items if i.get("glue_start_run_id")]
     group = f"/aws/lambda/{ENV}-validate"
-    events = logs.filter_log_events(logGroupName=group)["events"]
-    deferred = [e for e in events if "glue_start_deferred" in e["message"]]
-    # one run at a time: each valid file either started the job or, refused, waits PENDING with the refusal logged
-    assert len(started) + len({json.loads(e["message"])["record_id"] for e in deferred} & {
-        i["record_id"] for i in items}) == 2
+
+    def settled():
+        items = [_ledger(f"raw/feedback/burst_{x}.csv") for x in "ab"]
+        if not all(items):
+            return None
+        events = logs.filter_log_events(logGroupName=group)["events"]
+        deferred = {json.loads(e["message"])["record_id"] for e in events if "glue_start_deferred" in e["message"]}
+        started = {i["record_id"] for i in items if i.get("glue_start_run_id")}
+        # the job allows one run at a time: each valid file either started it or, refused, waits PENDING
+        return (items, started, deferred) if {i["record_id"] for i in items} <= started | deferred else None
+
+    items, started, deferred = wait(settled, timeout=60)
+    assert all(i["status"] == "PENDING" and i["validation_status"] == "VALID" for i in items)
+    assert not (started & deferred)  # never both; a run still going from an earlier test may defer both
 
 
 def test_every_object_that_reached_raw_is_in_exactly_one_place(provisioned):
