@@ -1,12 +1,13 @@
 """CloudWatch extension: metric alarms are evaluated against the data put to them, and their actions fire.
 
 What it does
-- A background evaluator looks at every metric alarm each 10 s of emulator time: for each of the last
-  `EvaluationPeriods` periods it computes the `Statistic` (SampleCount, Average, Sum, Minimum, Maximum) of the
-  matching data points (namespace, metric name, exactly the alarm's dimensions), compares it to `Threshold`
-  with `ComparisonOperator`, and goes to ALARM when at least `DatapointsToAlarm` (default: all) periods
-  breach, OK when enough periods have data and fewer breach. `TreatMissingData`: `missing` (the default: with
-  no data at all the state is INSUFFICIENT_DATA), `notBreaching`, `breaching`, `ignore` (keep the state).
+- A background evaluator looks at every metric alarm each 10 s of emulator time, and after every
+  PutMetricData: for each of the last `EvaluationPeriods` periods it computes the `Statistic` (SampleCount,
+  Average, Sum, Minimum, Maximum) of the matching data points (namespace, metric name, exactly the alarm's
+  dimensions), compares it to `Threshold` with `ComparisonOperator`, and goes to ALARM when at least
+  `DatapointsToAlarm` (default: all) periods breach, OK when enough periods have data and fewer breach.
+  `TreatMissingData`: `missing` (the default: with no data at all the state is INSUFFICIENT_DATA),
+  `notBreaching`, `breaching`, `ignore` (keep the state).
 - On every state change (the evaluator's or `SetAlarmState`'s) the alarm's `AlarmActions` / `OKActions` /
   `InsufficientDataActions` SNS topics get AWS's alarm message (JSON, subject `ALARM: "name" in <region>`).
 - New alarms start in INSUFFICIENT_DATA, as on AWS.
@@ -70,7 +71,7 @@ def _datum(m) -> tuple | None:
 class AlarmEvaluator:
     def __init__(self, ctx: EmulatorContext):
         self.ctx = ctx
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # the background tick and PutMetricData both evaluate
 
     def backend(self):
         from moto.cloudwatch import cloudwatch_backends
@@ -103,15 +104,16 @@ class AlarmEvaluator:
                 print(f"alarm evaluation failed: {e!r}", flush=True)
 
     def evaluate_all(self, now: datetime | None = None) -> None:
-        backend = self.backend()
-        now = now or datetime.now(UTC)
-        metrics = list(backend.get_all_metrics())
-        for alarm in list(backend.alarms.values()):
-            if alarm.metric_data_queries or not alarm.metric_name or alarm.rule:
-                continue  # metric math and composite alarms are not evaluated here
-            new_state, reason = self.evaluate(alarm, metrics, now)
-            if new_state and new_state != alarm.state_value:
-                self.transition(alarm, new_state, reason)
+        with self.lock:
+            backend = self.backend()
+            now = now or datetime.now(UTC)
+            metrics = list(backend.get_all_metrics())
+            for alarm in list(backend.alarms.values()):
+                if alarm.metric_data_queries or not alarm.metric_name or alarm.rule:
+                    continue  # metric math and composite alarms are not evaluated here
+                new_state, reason = self.evaluate(alarm, metrics, now)
+                if new_state and new_state != alarm.state_value:
+                    self.transition(alarm, new_state, reason)
 
     def evaluate(self, alarm, metrics, now: datetime) -> tuple[str | None, str]:
         period = timedelta(seconds=alarm.period / self.ctx.clock_speed)
@@ -213,7 +215,17 @@ def install(ctx: EmulatorContext) -> AlarmEvaluator:
         if alarm is not None and old != state_value:
             evaluator.notify(alarm, old, state_value, reason)
 
+    original_put = Backend.put_metric_data
+
+    def put_metric_data(self, namespace, metric_data):
+        original_put(self, namespace, metric_data)
+        try:  # evaluate at once too: with a sped-up clock a period can be shorter than the evaluator's tick
+            evaluator.evaluate_all()
+        except Exception as e:
+            print(f"alarm evaluation failed: {e!r}", flush=True)
+
     Alarm.__init__ = __init__
     Backend.set_alarm_state = set_alarm_state
+    Backend.put_metric_data = put_metric_data
     threading.Thread(target=evaluator.loop, name="c360-alarms", daemon=True).start()
     return evaluator
