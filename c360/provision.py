@@ -11,6 +11,8 @@ answer "not found", write calls answer nothing, so the plan shows every create i
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import secrets
@@ -289,8 +291,9 @@ class Provisioner:
             logs.put_retention_policy(logGroupName=name, retentionInDays=self.cfg.log_retention_days)
             action = "updated" if action == "unchanged" else action
         self.record("log group", name, action, detail=f"retention {self.cfg.log_retention_days} days")
-        self.outputs.setdefault("log_groups", []).append(name) if name not in self.outputs.get(
-            "log_groups", []) else None
+        groups = self.outputs.setdefault("log_groups", [])
+        if name not in groups:
+            groups.append(name)
 
     # ------------------------------------------------------------------ Lambda
     def ensure_function(self, role_arn: str) -> None:
@@ -309,9 +312,6 @@ class Provisioner:
         else:
             conf = fn["Configuration"]
             action = "unchanged"
-            import base64
-            import hashlib
-
             if conf.get("CodeSha256") != base64.b64encode(hashlib.sha256(code).digest()).decode():
                 lam.update_function_code(FunctionName=name, ZipFile=code)
                 action = "updated"

@@ -138,6 +138,9 @@ class Generator:
         self.seed = params.seed
         self.as_of = date.fromisoformat(params.as_of)
         self.start = date.fromisoformat(params.history_start)
+        # purchase timestamps fall in [history_start, as_of): fixed per run, used for every purchase
+        self.history_epoch = int(datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC).timestamp())
+        self.history_seconds = _days(self.start, self.as_of) * 86400
         self.pools = pools.build_pools(params.seed)
         self.files: list[FileStats] = []
         self.progress = progress
@@ -321,9 +324,7 @@ class Generator:
             kind = "total_off_by_one_cent"
         else:
             kind = None
-        span = _days(self.start, self.as_of) * 86400
-        ts = int(datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC).timestamp())
-        return person, system, kind, ts + h64(self.seed, S_PTS, i) % span
+        return person, system, kind, self.history_epoch + h64(self.seed, S_PTS, i) % self.history_seconds
 
     @staticmethod
     def purchase_id(i: int) -> str:

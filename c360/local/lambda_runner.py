@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -62,7 +63,7 @@ class LambdaRunner:
         with self._unpack_lock:
             if not target.is_dir():
                 tmp = Path(tempfile.mkdtemp(dir=self.ctx.path("lambda", fn.function_name)))
-                with zipfile.ZipFile(_as_file(fn.code_bytes)) as z:
+                with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as z:
                     z.extractall(tmp)
                 tmp.rename(target)
         return target
@@ -188,11 +189,6 @@ def _deliver(arn: str, body: str, region: str, attributes: dict[str, str] | None
     else:
         raise ValueError(f"unsupported failure destination {arn}")
 
-
-def _as_file(data: bytes):
-    import io
-
-    return io.BytesIO(data)
 
 
 def _text(value) -> str:

@@ -31,3 +31,21 @@ def mails(settings: config.Settings, to: str | None = None) -> list[Message]:
 
 def body(mail: Message) -> str:
     return mail.get_payload(decode=True).decode()
+
+
+GLUE_FAILED = {"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
+               "detail": {"state": ["FAILED", "TIMEOUT", "STOPPED"]}}
+
+
+def mail_failed_glue_runs(rule: str, topic_name: str, address: str, target: dict | None = None) -> str:
+    """A topic mailing `address`, and an EventBridge rule sending failed Glue runs to it; returns the topic ARN."""
+    import json
+
+    from c360 import aws
+
+    sns, events = aws.client("sns"), aws.client("events")
+    topic = sns.create_topic(Name=topic_name)["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=address)
+    events.put_rule(Name=rule, EventPattern=json.dumps(GLUE_FAILED))
+    events.put_targets(Rule=rule, Targets=[{"Id": "mail", "Arn": topic, **(target or {})}])
+    return topic

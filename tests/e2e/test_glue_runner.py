@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from helpers import body, mails, wait
+from helpers import body, mail_failed_glue_runs, mails, wait
 
 from c360 import aws
 
@@ -85,13 +85,7 @@ def test_run_reads_and_writes_s3_through_spark(glue):
 
 
 def test_failed_script_ends_failed_and_the_event_reaches_the_mailbox(glue, local_stack):
-    sns, events = aws.client("sns"), aws.client("events")
-    topic = sns.create_topic(Name="glue-failures")["TopicArn"]
-    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="glue-oncall@example.com")
-    events.put_rule(Name="glue-job-failed", EventPattern=json.dumps({
-        "source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-        "detail": {"state": ["FAILED", "TIMEOUT", "STOPPED"]}}))
-    events.put_targets(Rule="glue-job-failed", Targets=[{"Id": "mail", "Arn": topic}])
+    mail_failed_glue_runs("glue-job-failed", "glue-failures", "glue-oncall@example.com")
     _job(glue, "broken", "fail.py")
     run = _wait_terminal(glue, "broken", glue.start_job_run(JobName="broken")["JobRunId"])
     assert run["JobRunState"] == "FAILED"

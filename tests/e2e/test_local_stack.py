@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import zip_code
-from helpers import body, mails, wait
+from helpers import body, mail_failed_glue_runs, mails, wait
 
 from c360 import aws
 from c360.local import stack
@@ -141,16 +141,10 @@ def test_sns_email_lands_in_the_mailbox(local_stack):
 
 
 def test_eventbridge_rule_delivers_to_sns_with_input_transformer(local_stack):
-    sns, events = aws.client("sns"), aws.client("events")
-    topic = sns.create_topic(Name="glue-alerts")["TopicArn"]
-    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="data-team@example.com")
-    events.put_rule(Name="glue-failed", EventPattern=json.dumps({
-        "source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-        "detail": {"state": ["FAILED", "TIMEOUT", "STOPPED"]}}))
-    events.put_targets(Rule="glue-failed", Targets=[{
-        "Id": "sns", "Arn": topic, "InputTransformer": {
-            "InputPathsMap": {"job": "$.detail.jobName", "state": "$.detail.state"},
-            "InputTemplate": '"Glue job <job> ended <state>"'}}])
+    events = aws.client("events")
+    mail_failed_glue_runs("glue-failed", "glue-alerts", "data-team@example.com", {"InputTransformer": {
+        "InputPathsMap": {"job": "$.detail.jobName", "state": "$.detail.state"},
+        "InputTemplate": '"Glue job <job> ended <state>"'}})
     for state in ("SUCCEEDED", "FAILED"):
         events.put_events(Entries=[{"Source": "aws.glue", "DetailType": "Glue Job State Change",
                                     "Detail": json.dumps({"jobName": "customer360-etl", "state": state})}])
