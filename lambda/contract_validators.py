@@ -17,8 +17,10 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Annotated, Literal
 
 import fastjsonschema
+import msgspec
 from lxml import etree
 
 MAX_ERRORS = 100
@@ -147,6 +149,39 @@ def validate_xml(stream, report: Report) -> None:
         report.add("not_well_formed", f"not well-formed XML: {e.msg}", line=e.lineno)
 
 
+_DOCUMENT_SCHEMA = None
+
+
+def document_schema() -> etree.XMLSchema:
+    """The contract's XSD as written (root `customers`), for validation inside the parser."""
+    global _DOCUMENT_SCHEMA
+    if _DOCUMENT_SCHEMA is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        _DOCUMENT_SCHEMA = etree.XMLSchema(etree.parse(str(_schema_dir() / "customer_details.xsd"), parser))
+    return _DOCUMENT_SCHEMA
+
+
+def xml_fast_pass(stream, report: Report) -> bool:
+    """True, with the record count, when the whole document is valid; False at its first problem of any kind."""
+    events = etree.iterparse(stream, events=("end",), tag="customer", schema=document_schema(), no_network=True,
+                             load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+    records = 0
+    try:
+        for _, el in events:
+            records += 1
+            el.clear(keep_tail=True)
+            if records % 1024 == 0:  # drop the cleared records: memory stays flat
+                del el.getparent()[:-1]
+        root = events.root
+    except etree.XMLSyntaxError:
+        return False
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None or len(root.attrib):
+        return False  # the detailed pass says why (xsi: attributes pass the XSD but not the contract)
+    report.records = records
+    return True
+
+
 def _check_customer(el, schema: etree.XMLSchema, report: Report) -> None:
     report.records += 1
     if el.tag != "customer":
@@ -216,9 +251,59 @@ def _int(text):
     return value
 
 
+_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float,
                             parse_int=_int)
+
+# The fast check: at least as strict as schemas/purchase.schema.json (bounded numbers, \Z-anchored patterns that
+# imply the schema's pattern, and fastjsonschema's own date-time regex), so whatever it accepts the schema accepts.
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+_Money = Annotated[float, msgspec.Meta(ge=0, le=1e15)]
+_TS = ("(?=" + fastjsonschema.draft04.CodeGeneratorDraft04.FORMAT_REGEXS["date-time"] + ")"
+       r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})\Z")
+
+
+class _Item(msgspec.Struct, forbid_unknown_fields=True):
+    sku: _Id
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+    unit_price: _Money
+    product_name: str | None = None
+    category: str | None = None
+
+
+class _Purchase(msgspec.Struct, forbid_unknown_fields=True):
+    purchase_id: _Id
+    customer_id: _Id
+    purchase_ts: Annotated[str, msgspec.Meta(pattern=_TS)]
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}\Z")]
+    items: Annotated[list[_Item], msgspec.Meta(min_length=1)]
+    total_amount: _Money
+    payment_method: Literal["card", "paypal", "cash", "gift_card", "bank_transfer", None] = None
+    channel: Literal["web", "mobile", "store", None] = None
+    store_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+def _fast_ok(obj) -> bool:
+    try:
+        msgspec.convert(obj, _Purchase)
+        return True
+    except msgspec.ValidationError:
+        return False
 _WS = re.compile(r"[ \t\n\r]*")
+
+
+def _judge_purchase(obj, text: str, report: Report, where: dict) -> None:
+    """One decoded record: the fast check, else the exact one on `text` decoded again with the number hooks."""
+    if _fast_ok(obj):
+        report.records += 1
+        return
+    try:
+        obj = _DECODER.decode(text)
+    except _BadNumber as e:
+        report.records += 1
+        report.add("bad_number", str(e), **where)
+        return
+    _check_purchase(obj, report, where)
 
 
 def _check_purchase(obj, report: Report, where: dict) -> None:
@@ -295,7 +380,7 @@ def validate_json_array(stream, report: Report) -> None:
             skip_ws()
         while True:
             try:
-                obj, end = _DECODER.raw_decode(buf, pos)
+                obj, end = _FAST_DECODER.raw_decode(buf, pos)
                 break
             except _BadNumber as e:
                 report.add("bad_number", str(e), record=report.records + 1)
@@ -308,8 +393,8 @@ def validate_json_array(stream, report: Report) -> None:
             except ValueError as e:  # duplicate key
                 report.add("duplicate_key", str(e), record=report.records + 1)
                 return
+        _judge_purchase(obj, buf[pos:end], report, {"record": report.records + 1})
         pos = end
-        _check_purchase(obj, report, {"record": report.records + 1})
         expect_value = False
     skip_ws()
     if pos < len(buf):
@@ -336,7 +421,7 @@ def _json_line(line: str, line_no: int, report: Report) -> None:
     if not line.strip():
         return
     try:
-        obj = _DECODER.decode(line)
+        obj = _FAST_DECODER.decode(line)
     except _BadNumber as e:
         report.records += 1
         report.add("bad_number", str(e), line=line_no, record=report.records)
@@ -349,7 +434,7 @@ def _json_line(line: str, line_no: int, report: Report) -> None:
         report.records += 1
         report.add("duplicate_key", str(e), line=line_no, record=report.records)
         return
-    _check_purchase(obj, report, {"line": line_no, "record": report.records + 1})
+    _judge_purchase(obj, line, report, {"line": line_no, "record": report.records + 1})
 
 
 FEEDBACK_HEADER = ["feedback_id", "customer_id", "purchase_id", "feedback_date", "rating", "channel", "comment"]
@@ -456,8 +541,9 @@ def xml_encoding(head: bytes) -> tuple[str, bool]:
 _PROLOG_ITEM = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->)", re.S)
 
 
-def declares_doctype(head: bytes, encoding: str) -> bool:
-    """True when the prolog (before the root element) in the first bytes holds a <!DOCTYPE.
+def prolog(head: bytes, encoding: str) -> str:
+    """What the prolog (before the root element) in the first bytes holds: "doctype", "clear" (no DTD: the root
+    element starts within `head`) or "unknown" (the prolog runs past `head`).
 
     Checked before lxml sees the document, so a DTD (and whatever entities it declares) is never parsed at all.
     """
@@ -465,11 +551,35 @@ def declares_doctype(head: bytes, encoding: str) -> bool:
     pos = 1 if text.startswith("\ufeff") else 0
     while m := _PROLOG_ITEM.match(text, pos):
         pos = m.end()
-    return text[pos:].lstrip().startswith("<!DOCTYPE")
+    rest = text[pos:].lstrip()
+    if rest.startswith("<!DOCTYPE"):
+        return "doctype"
+    return "clear" if rest.startswith("<") and not rest.startswith(("<!", "<?")) else "unknown"
 
 
-def validate(source, dataset: str, fmt: str, name: str = "") -> Report:
-    """Validate one file of `dataset` (format `fmt` from its key) read from `source` (anything with read(n))."""
+def _rewinder(source):
+    """A reopen() for a seekable source (a file, BytesIO), else None."""
+    try:
+        if not source.seekable():
+            return None
+        start = source.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+    def reopen():
+        source.seek(start)
+        return source
+    return reopen
+
+
+def validate(source, dataset: str, fmt: str, name: str = "", reopen=None) -> Report:
+    """Validate one file of `dataset` (format `fmt` from its key) read from `source` (anything with read(n)).
+
+    `reopen()` returns the same bytes again from the start (a seekable source rewinds itself): XML then gets the
+    fast pass first and the detailed one only when the fast pass does not accept the file. Without it, XML gets the
+    detailed pass alone.
+    """
+    reopen = reopen or _rewinder(source)
     report = Report(dataset, fmt)
     stream = buffered(source)
     head = stream.peek(CHUNK)[:CHUNK]
@@ -483,15 +593,20 @@ def validate(source, dataset: str, fmt: str, name: str = "") -> Report:
     if fmt == "xml":
         report.encoding, report.bom = xml_encoding(head)
         try:
-            doctype = declares_doctype(head, report.encoding)
+            seen = prolog(head, report.encoding)
         except LookupError:  # an encoding Python does not know: lxml will say so
-            doctype = False
-        if doctype:
+            seen = "unknown"
+        if seen == "doctype":
             report.add("dtd", "a DTD or entity declaration is not allowed (refused before parsing)", line=1)
             return report
     try:
         if fmt == "xml":
-            validate_xml(stream, report)
+            # the fast pass only for a document proven to have no DTD: lxml's schema-validating iterparse must
+            # keep its default entity handling (with resolve_entities=False it accepts a truncated document)
+            if reopen is None or seen != "clear" or not xml_fast_pass(stream, report):
+                if reopen is not None:
+                    stream = buffered(reopen())
+                validate_xml(stream, report)
         elif fmt == "json":
             report.bom = head.startswith(codecs.BOM_UTF8)
             if name.lower().endswith(".json"):

@@ -183,7 +183,11 @@ class Router:
             sha = None
         else:
             body = _Hashing(self.s3.get_object(Bucket=bucket, Key=key, **version_args)["Body"])
-            report = validate(buffered(body), dataset, fmt, posixpath.basename(key))
+
+            def reopen():  # the detailed second pass (an XML file the fast pass did not accept) reads it again
+                body.drain()
+                return self.s3.get_object(Bucket=bucket, Key=key, **version_args)["Body"]
+            report = validate(buffered(body), dataset, fmt, posixpath.basename(key), reopen=reopen)
             body.drain()  # the checksum covers the whole object even when validation stopped early
             verdict, sha = report.as_dict(), body.sha256.hexdigest()
         zone = "validated" if verdict["valid"] else "error"

@@ -274,3 +274,85 @@ def test_validation_runs_in_a_thread_too(v):
     t.start()
     t.join()
     assert result == [True]
+
+
+# ------------------------------------------------------------------ fast paths never accept more than the exact ones
+def _detailed_xml(v, data: bytes):
+    """The detailed XML pass alone: a source without seek() gets no fast pass."""
+    class OnlyRead:
+        def __init__(self, data):
+            self.f = io.BytesIO(data)
+
+        def read(self, n=-1):
+            return self.f.read(n)
+    return v.validate(OnlyRead(data), "customer_details", "xml", "c.xml")
+
+
+def _xml_inputs(generated, tmp_path):
+    out, manifest = generated
+    for f in manifest["files"]:
+        if f["path"].endswith(".xml"):
+            yield f["path"], (out / f["path"]).read_bytes()
+    for p in _corpus_files():
+        yield p.name, p.read_bytes()
+    with zipfile.ZipFile(CORPORA / "xmltest-jclark" / "xmltest.zip") as z:
+        z.extractall(tmp_path)
+    for p in sorted((tmp_path / "xmltest").rglob("*.xml")):
+        yield str(p.relative_to(tmp_path)), p.read_bytes()
+    good = customers(*(CUSTOMER.replace('"C1"', f'"C{i}"').format(extra="<gender>F</gender>") for i in range(3)))
+    for cut in range(1, len(good)):  # every truncation of a valid document
+        yield f"cut{cut}", good[:cut]
+    for i, byte in enumerate(good):  # every single-character breakage
+        if chr(byte) in "<>/&\"=":
+            yield f"drop{i}", good[:i] + good[i + 1:]
+            yield f"amp{i}", good[:i] + b"&" + good[i + 1:]
+    yield "xsi-attr", good.replace(b"<customers>", b'<customers xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+                                                  b' xsi:noNamespaceSchemaLocation="x.xsd">')
+    yield "entity-ref", good.replace(b"Ann", b"&lt;Ann&#65;")
+
+
+def test_xml_fast_pass_accepts_only_what_the_detailed_pass_accepts(v, generated, tmp_path):
+    accepted = refused = 0
+    for name, data in _xml_inputs(generated, tmp_path):
+        report = check(v, "customer_details", data)  # seekable: fast pass first
+        detailed = _detailed_xml(v, data)
+        assert report.valid == detailed.valid, name
+        fast = v.Report("customer_details", "xml")
+        if v.prolog(data[:v.CHUNK], "utf-8") == "clear" and v.xml_fast_pass(io.BytesIO(data), fast):
+            assert detailed.valid and fast.records == detailed.records, name
+            accepted += 1
+        else:
+            refused += 1
+    assert accepted >= 3 and refused > 1000  # the valid generated files took the fast pass
+
+
+def test_purchase_fast_check_accepts_only_what_the_json_schema_accepts(v):
+    import fastjsonschema
+
+    exact = v.purchase_validator()
+    item = PURCHASE["items"][0]
+    values = [None, True, 0, -1, 1, 2.5, 1e300, 10**30, "", "x", "x" * 65, "USD", "usd", "2024-03-01T10:00:00Z",
+              "2024-13-01T10:00:00Z", "2024-03-01T10:00:00Z\n", "2024-03-01T10:00:00.1234567890+01:00", [], [item],
+              {}, "card", "web"]
+    fields = [*PURCHASE, "payment_method", "channel", "store_id", "coupon"]
+    checked = 0
+    for field in fields:
+        for value in values:
+            for target in ("record", "item"):
+                rec = json.loads(json.dumps(PURCHASE))
+                if target == "record":
+                    rec[field] = value
+                elif field in ("purchase_id", "customer_id", "currency"):
+                    continue
+                else:
+                    rec["items"][0][{"purchase_ts": "sku", "total_amount": "unit_price", "items": "quantity",
+                                     "store_id": "product_name", "coupon": "category"}.get(field, field)] = value
+                if v._fast_ok(rec):
+                    exact(rec)  # raises if the fast check accepted a record the schema refuses
+                else:
+                    try:
+                        exact(rec)
+                    except fastjsonschema.JsonSchemaValueException:
+                        pass
+                checked += 1
+    assert checked > 300
