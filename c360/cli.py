@@ -36,6 +36,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         manifest = generate(params, out, progress=not args.no_progress, force=args.force)
+        if args.validated:
+            from c360.datagen.validated import validated_copy
+
+            validated_copy(out, manifest)
     except FileExistsError as e:
         print(f"c360 generate: {e}", file=sys.stderr)
         return 2
@@ -226,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="write synthetic customers XML, purchases JSON, feedback CSV",
                        description="Deterministic for a seed; streams to disk in constant memory.")
     g.add_argument("--out", default="data/generated", help="output folder (default: data/generated)")
+    g.add_argument("--validated", action="store_true",
+                   help="also write validated/<dataset>/: the good files as the Lambda leaves them (UTF-8, no BOM)")
     g.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
     g.add_argument("--customers", type=int, help=f"source customer records (default {d.customers})")
     g.add_argument("--purchases", type=int, help=f"distinct purchases (default {d.purchases})")

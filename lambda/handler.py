@@ -99,7 +99,7 @@ class _Hashing:
             pass
 
 
-class _Utf8:
+class Utf8Stream:
     """A stream of the source's text re-encoded as UTF-8 without a BOM (XML: declaration says UTF-8)."""
 
     def __init__(self, source, encoding: str, xml: bool):
@@ -233,7 +233,7 @@ class Router:
             item.get("bom") or (item.get("original_encoding") or "utf-8") not in ("utf-8", "utf8", "us-ascii"))
         if normalise:
             src = self.s3.get_object(Bucket=bucket, Key=key, **version_args)["Body"]
-            stream = _Utf8(src, item.get("original_encoding") or "utf-8", xml=item.get("format") == "xml")
+            stream = Utf8Stream(src, item.get("original_encoding") or "utf-8", xml=item.get("format") == "xml")
             self.s3.upload_fileobj(stream, bucket, dest, ExtraArgs={"Metadata": meta})
             item["normalised_size"] = stream.size
         else:

@@ -688,7 +688,7 @@ def _iso_ts(epoch: int, rng: random.Random) -> str:
 def generate(params: Params, out: Path, progress: bool = True, force: bool = False) -> dict:
     """Write a data set under `out` (raw/<dataset>/..., manifest.json, injected.csv, ground_truth.csv)."""
     out = Path(out)
-    owned = [out / "raw", out / "manifest.json", out / "injected.csv", out / "ground_truth.csv"]
+    owned = [out / "raw", out / "validated", out / "manifest.json", out / "injected.csv", out / "ground_truth.csv"]
     if any(p.exists() for p in owned):
         if not force:
             raise FileExistsError(f"{out} already holds generated data: pass --force to replace it")
