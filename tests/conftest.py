@@ -32,3 +32,24 @@ def generated(tmp_path_factory):
                     defect_rate=0.05, duplicate_person_rate=0.1)
     manifest = generate(params, out, progress=False)
     return out, manifest
+
+
+@pytest.fixture(scope="session")
+def etl():
+    """The exported Glue script as a module (exported_jobs/customer360_etl.py)."""
+    from pyspark import cloudpickle
+
+    from c360 import shipped
+
+    module = shipped.job_module("customer360_etl")
+    cloudpickle.register_pickle_by_value(module)  # Spark's workers cannot import it by its loader's name
+    return module
+
+
+@pytest.fixture(scope="session")
+def spark(etl):
+    """One local SparkSession for every test that needs one (the job's own builder)."""
+    session = etl.spark_session("local[2]")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
