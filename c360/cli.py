@@ -3,6 +3,7 @@
     c360 generate [--out DIR] [--seed N] [--customers N] [--purchases N] [--feedback N] ...
     c360 validate FILE [--dataset D]   the Lambda's validator on a local file (exit 0 valid, 1 invalid)
     c360 reprocess KEY [--file F]  put a refused error/ file (or a corrected one) back through raw/
+    c360 sentiment [--analyzer A]  label<TAB>score per line of stdin, through the Glue job's own function
     c360 export [--check]          notebooks -> lambda/ and exported_jobs/
     c360 doctor                    Java, Python, Spark workers, kernel magics
     c360 setup-kernel              install the local Glue magics into this virtualenv's kernels
@@ -76,6 +77,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"c360 export: {e}", file=sys.stderr)
         return 2
     print("\n".join(f"wrote {p}" for p in changed) or "exported files already up to date")
+    return 0
+
+
+def _cmd_sentiment(args: argparse.Namespace) -> int:
+    """Each stdin line through the Glue job's `sentiment` (the same function its pandas UDF calls)."""
+    from itertools import islice
+
+    from c360 import shipped
+
+    job = shipped.job_module("customer360_etl")
+    lines = (line.rstrip("\r\n") for line in sys.stdin)
+    try:
+        while batch := list(islice(lines, 1000)):
+            for label, score in job.sentiment(batch, args.analyzer):
+                sys.stdout.write(f"{label}\t{score}\n")
+            sys.stdout.flush()
+    except ValueError as e:
+        print(f"c360 sentiment: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -255,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("file")
     val.add_argument("--dataset", help="customer_details, purchases or feedback (default: the file's folder name)")
     val.set_defaults(func=_cmd_validate)
+
+    sen = sub.add_parser("sentiment", help="label<TAB>score for each line of stdin (the Glue job's function)",
+                         description="positive / neutral / negative and the polarity score, one line per input line.")
+    sen.add_argument("--analyzer", default="textblob", help="textblob (default) or vader")
+    sen.set_defaults(func=_cmd_sentiment)
 
     rep = sub.add_parser("reprocess", help="put a refused error/ file (or a corrected one) back through raw/")
     rep.add_argument("key", help="error/<dataset>/<name>.<version>.<ext> (or its s3:// URL)")

@@ -159,8 +159,25 @@ FEEDBACK_COLUMNS = ["feedback_id", "customer_id", "purchase_id", "feedback_date"
 FEEDBACK_SCHEMA = T.StructType([T.StructField(c, _S) for c in FEEDBACK_COLUMNS])
 
 
-def read_file(spark: SparkSession, f: InputFile) -> DataFrame:
-    """One file as a DataFrame of the contract's columns plus _file, _order, _pos."""
+def read_file(spark: SparkSession, f: InputFile, wait_seconds: float = 20.0) -> DataFrame:
+    """One file as a DataFrame of the contract's columns plus _file, _order, _pos.
+
+    A file the ledger lists but the store does not show yet is waited for (up to `wait_seconds`), then the run
+    fails: a listed file is never skipped.
+    """
+    from pyspark.errors import AnalysisException
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return _read_file(spark, f)
+        except AnalysisException as e:
+            if "PATH_NOT_FOUND" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+def _read_file(spark: SparkSession, f: InputFile) -> DataFrame:
     if f.fmt == "xml":
         df = (spark.read.format("xml").schema(CUSTOMER_SCHEMA).option("rowTag", "customer")
               .option("mode", "FAILFAST").load(f.path))

@@ -107,7 +107,7 @@ def expected(folder: Path, schemas: Path, clusters: dict[str, str], now: datetim
             seen.add(key)
             rows_by_id[row["feedback_id"]].append(row)
     opinions = defaultdict(list)
-    for fid, rows in rows_by_id.items():
+    for rows in rows_by_id.values():
         for row in rows:
             owner = clusters.get(row["customer_id"], "?")
             if len(rows) > 1 or row["customer_id"] not in known:

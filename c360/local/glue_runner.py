@@ -6,8 +6,9 @@ What it does
 - Stages every bucket's objects into `<state>/glue/runs/<run id>/stage/<bucket>/`, then runs
   `spark-submit --master local[N]` on the script from `Command.ScriptLocation` (and `--extra-py-files` as
   `--py-files`) with Hadoop's `ViewFileSystemOverloadScheme` mounting each staged bucket under `s3://` and
-  `s3a://` (FACTS.md), so the script's S3 paths stay unchanged. Afterwards what the run wrote, changed or
-  deleted goes back into the emulator's S3 (Spark's `.crc` side files are left out).
+  `s3a://` (FACTS.md), so the script's S3 paths stay unchanged. Objects that arrive while the run goes on are
+  staged too (every half second), so a run can pick up files that arrived after it started. Afterwards what the
+  run wrote, changed or deleted goes back into the emulator's S3 (Spark's `.crc` side files are left out).
 - `GetJobRun(s)` report the real state (STARTING, RUNNING, SUCCEEDED, FAILED with the error message,
   TIMEOUT after the job's `Timeout` minutes, STOPPED after `BatchStopJobRun`), start and completion times and
   execution time. Driver output goes to CloudWatch Logs `/aws-glue/jobs/output` and `/aws-glue/jobs/error`
@@ -107,6 +108,27 @@ class GlueRunner:
                     staged[bucket][key] = _file_md5(target)
         return staged
 
+    def _follow(self, stage: Path, staged: dict[str, dict[str, str]], stop: threading.Event) -> None:
+        """While the run goes on, stage the objects that arrive in S3 after it started (S3 reads are live on AWS:
+        a run that looks for files arriving meanwhile must find them). Keys the run wrote itself are left alone."""
+        s3 = aws.client("s3", self.ctx.settings())
+        while not stop.wait(0.5):
+            for bucket, known in staged.items():
+                try:
+                    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket))
+                except Exception:  # the bucket went away: nothing more to follow there
+                    continue
+                for obj in (o for page in pages for o in page.get("Contents", [])):
+                    key = obj["Key"]
+                    target = stage / bucket / key
+                    if key.endswith("/") or key in known or target.exists():
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    part = target.with_name(f".{target.name}.c360part")
+                    s3.download_file(bucket, key, str(part))
+                    part.rename(target)  # appears whole, never half-written
+                    known[key] = _file_md5(target)
+
     def _write_back(self, stage: Path, staged: dict[str, dict[str, str]]) -> dict[str, int]:
         s3 = aws.client("s3", self.ctx.settings())
         counts = {"uploaded": 0, "deleted": 0}
@@ -114,7 +136,7 @@ class GlueRunner:
             root = stage / bucket
             now: dict[str, Path] = {}
             for path in root.rglob("*"):
-                if path.is_file() and not (path.name.startswith(".") and path.name.endswith(".crc")):
+                if path.is_file() and not (path.name.startswith(".") and path.name.endswith((".crc", ".c360part"))):
                     now[path.relative_to(root).as_posix()] = path
             for key, path in sorted(now.items()):
                 if before.get(key) != _file_md5(path):
@@ -155,7 +177,9 @@ class GlueRunner:
         workers = max(1, min(int(run.number_of_workers or job.number_of_workers or 2), os.cpu_count() or 2))
         cmd = [spark_submit(), "--master", f"local[{workers}]", "--name", f"{job.name}:{run.job_run_id[:12]}",
                "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC",
-               "--conf", f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={folder}"]
+               "--conf", f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={folder}",
+               # a small local cluster: a few shuffle partitions, not Spark's 200 (Glue sizes its own)
+               "--conf", f"spark.sql.shuffle.partitions={2 * workers}"]
         for scheme in ("s3", "s3a"):
             cmd += ["--conf", f"spark.hadoop.fs.{scheme}.impl=org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"]
         for bucket in staged:
@@ -173,6 +197,10 @@ class GlueRunner:
                     "SPARK_LOCAL_IP": "127.0.0.1", "C360_GLUE_LOCAL": "1"})
         timeout_s = float(run.timeout or job.timeout or 2880) * 60 / self.ctx.clock_speed
         out_path, err_path = folder / "stdout.log", folder / "stderr.log"
+        stop_following = threading.Event()
+        follower = threading.Thread(target=self._follow, args=(stage, staged, stop_following), daemon=True,
+                                    name=f"glue-follow-{run.job_run_id[:12]}")
+        follower.start()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=folder, start_new_session=True)
             self.processes[run.job_run_id] = proc
@@ -188,6 +216,8 @@ class GlueRunner:
                 rc, timed_out = proc.wait(), True
             finally:
                 self.processes.pop(run.job_run_id, None)
+        stop_following.set()
+        follower.join()
         stdout = out_path.read_text(errors="replace").splitlines()
         stderr = err_path.read_text(errors="replace").splitlines()
         custom = arguments.get("--continuous-log-logGroup")

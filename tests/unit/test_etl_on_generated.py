@@ -74,7 +74,7 @@ def test_identity_resolution_precision_and_recall(etl, job, generated):
     with open(gen_out / "ground_truth.csv", newline="") as fh:
         person = {r["source_customer_id"]: r["person_id"] for r in csv.DictReader(fh)}
     customers = _frame(out, "customers")
-    scores = etl.pair_scores(dict(zip(customers.source_customer_id, customers.customer_id)), person)
+    scores = etl.pair_scores(dict(zip(customers.source_customer_id, customers.customer_id, strict=True)), person)
     assert scores["true_pairs"] >= 150
     assert scores["precision"] >= 0.99 and scores["recall"] >= 0.95, scores
 
