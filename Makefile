@@ -79,6 +79,7 @@ generate: $(STAMP) ## generate sample data (ARGS="--customers 100000 ..." to siz
 bench: setup ## benchmarks (not part of make test)
 	$(PY) bench/generate_bench.py $(ARGS)
 	$(PY) bench/validate_bench.py
+	$(PY) bench/etl_bench.py
 
 lock: ## re-resolve every pinned package from pyproject.toml into constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

@@ -1,4 +1,4 @@
-"""Benchmark: the Lambda's streaming validators (lambda/validators.py) per format.
+"""Benchmark: the Lambda's streaming validators (lambda/contract_validators.py) per format.
 
 For one generated file per format of about --size-mb MB, prints validation throughput (MB/s) beside a bare parse
 of the same file (lxml iterparse, the json module, the csv module) and the ratio, and the peak memory (RSS) of

@@ -14,10 +14,7 @@ from pathlib import Path
 from c360 import aws, config, environment
 
 NOT_BUILT = (
-    ("Glue ETL: cleaning, identity resolution, sentiment, data quality (the job is deployed and started for each "
-     "valid file; its script exits saying the ETL is not built, so the run ends FAILED and the alert mail arrives)",
-     5),
-    ("PostgreSQL load and dashboards (the RDS instance runs, empty)", 6),
+    ("PostgreSQL load and dashboards (the RDS instance runs, empty; the golden table is in curated/ as Parquet)", 6),
     ("monitoring notebook, the whole flow through papermill, reliability suite", 7),
 )
 
@@ -35,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
     root = config.project_root()
-    total = 6
+    total = 7
 
     ok, said = environment.check_java()
     _step(1, total, f"environment: {said.splitlines()[0]}")
@@ -102,6 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     for i in sorted(invalid, key=lambda i: i["source_key"]):
         print(f"        {i['source_key']}: {int(i['validation_error_count'])} error(s), report {i['error_report']}")
 
+    _step(7, total, "waiting for the Glue job to complete every valid file (DQ results in the ledger)")
+    done = _wait_for_glue(table, {i["record_id"] for i in valid}, aws.client("glue", settings),
+                          outputs["glue_job"], timeout=900)
+    for i in sorted(done.values(), key=lambda i: i["source_key"]):
+        print(f"        {i['source_key']:45s} {int(i.get('records_read', 0)):>6,} records  "
+              f"{int(i.get('error_count', 0)):>4} with DQ errors  dq_score {float(i.get('dq_score', 0)):6.2f}  "
+              f"{i['status']}")
+    golden = _golden_rows(s3, outputs["bucket"])
+    if golden is not None:
+        print(f"      golden table: {golden:,} customers in s3://{outputs['bucket']}/curated/customer360_golden/")
+
     status = stack.status(settings)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Where to look:")
     rows = [
@@ -124,7 +132,53 @@ def main(argv: list[str] | None = None) -> int:
     if len(items) < len(uploaded):
         print(f"\nFAILED: the Lambda routed {len(items)} of {len(uploaded)} files in time", file=sys.stderr)
         return 1
+    if len(done) < len(valid) or golden is None:
+        print(f"\nFAILED: the Glue job completed {len(done)} of {len(valid)} valid files in time (its logs: "
+              f"CloudWatch /aws-glue/jobs/{outputs['glue_job']})", file=sys.stderr)
+        return 1
     return 0
+
+
+def _wait_for_glue(table, wanted: set[str], glue, job: str, timeout: float) -> dict[str, dict]:
+    """Ledger items of `wanted` once the job has completed them; progress on one line while it runs."""
+    done: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(done) < len(wanted) and time.monotonic() < deadline:
+        for item in _scan(table):
+            if item["record_id"] in wanted and item.get("status") in ("SUCCESS", "FAILED") and "dq_score" in item:
+                done[item["record_id"]] = item
+        runs = glue.get_job_runs(JobName=job).get("JobRuns", [])
+        states = ", ".join(f"{r['Id'][:10]} {r['JobRunState']}" for r in runs[:3]) or "no run yet"
+        print(f"\r      {len(done)}/{len(wanted)} files completed; job runs: {states}   ", end="", flush=True)
+        if any(r["JobRunState"] in ("FAILED", "TIMEOUT", "ERROR") for r in runs):
+            print()
+            bad = next(r for r in runs if r["JobRunState"] in ("FAILED", "TIMEOUT", "ERROR"))
+            print(f"      job run {bad['Id']} {bad['JobRunState']}: {bad.get('ErrorMessage', '')[:300]}",
+                  file=sys.stderr)
+            break
+        if len(done) < len(wanted):
+            time.sleep(2)
+    print()
+    return done
+
+
+def _golden_rows(s3, bucket: str) -> int | None:
+    """Rows of curated/customer360_golden (its Parquet parts read with pyarrow), None when it is not there."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="curated/customer360_golden/")
+            .get("Contents", []) if o["Key"].endswith(".parquet")]
+    if not keys:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        total = 0
+        for n, key in enumerate(keys):
+            path = f"{tmp}/{n}.parquet"
+            s3.download_file(bucket, key, path)
+            total += pq.ParquetFile(path).metadata.num_rows
+        return total
 
 
 def _scan(table):

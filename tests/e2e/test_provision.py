@@ -201,7 +201,12 @@ def test_the_glue_job_completes_every_valid_file_from_a_real_upload(provisioned,
         return items if all(i["status"] in ("SUCCESS", "FAILED") and "dq_score" in i for i in items) else None
 
     items = wait(completed, timeout=420, every=2)
-    runs = glue.get_job_runs(JobName=f"{ENV}-customer360-etl")["JobRuns"]
+
+    def runs_ended():  # the run that completed the items may still be looking for late files
+        runs = glue.get_job_runs(JobName=f"{ENV}-customer360-etl")["JobRuns"]
+        return runs if all(r["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") for r in runs) else None
+
+    runs = wait(runs_ended, timeout=300, every=2)
     assert any(r["JobRunState"] == "SUCCEEDED" for r in runs), [(r["JobRunState"], r.get("ErrorMessage")) for r in runs]
     by_key = {i["source_key"]: i for i in items}
     for f in manifest["files"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import papermill as pm
 import pytest
@@ -41,10 +42,15 @@ def test_10_validate(root, tmp_path):
 
 
 def test_20_glue_etl_with_its_session_magics(root, tmp_path):
-    nb = _run(root, tmp_path, "notebooks/20_glue_etl.ipynb", bucket="lake-under-test", dq_threshold=80.0)
+    nb = _run(root, tmp_path, "notebooks/20_glue_etl.ipynb", bucket="lake-under-test", dq_threshold=80.0,
+              workdir=str(tmp_path / "work"))
     out = _outputs(nb)
     assert "glue_version = '6.0' recorded" in out
     assert "lake-under-test" in out
+    precision = re.search(r"'precision': ([0-9.]+)", out)
+    assert precision and float(precision.group(1)) >= 0.99  # identity resolution measured
+    golden = (tmp_path / "work" / "curated" / "customer360_golden")
+    assert any(golden.glob("*.parquet"))  # the notebook ran the whole job on its sample
 
 
 def test_30_load_rds(root, tmp_path):
