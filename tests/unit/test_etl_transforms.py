@@ -184,3 +184,30 @@ def test_a_count_mismatch_fails_loudly(etl, spark, tmp_path):
     files[0].expected_records = 2
     with pytest.raises(RuntimeError, match="differ"):
         etl.check_counts(df, files, "feedback")
+
+
+def test_a_golden_id_stays_when_a_later_member_joins(etl, spark):
+    schema = ("source_customer_id string, email string, email_valid boolean, phone_e164 string, date_of_birth date, "
+              "signup_date date")
+    first = [("CRM-9", "a@b.co", True, None, None, date(2020, 1, 1))]
+    later = first + [("WEB-1", "a@b.co", True, None, None, date(2023, 6, 1))]  # joins by e-mail, signed up later
+    before = {r.source_customer_id: r.customer_id for r in etl.resolve_identities(
+        spark.createDataFrame(first, schema)).collect()}
+    after = {r.source_customer_id: r.customer_id for r in etl.resolve_identities(
+        spark.createDataFrame(later, schema)).collect()}
+    assert after["CRM-9"] == after["WEB-1"] == before["CRM-9"]
+
+
+def test_c360_sentiment_cli_uses_the_jobs_function(etl):
+    import subprocess
+    import sys
+
+    texts = ["I love it", "awful, never again", "", "a chair"]
+    run = subprocess.run([sys.executable, "-m", "c360.cli", "sentiment"], input="\n".join(texts) + "\n",
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    got = [tuple(line.split("\t")) for line in run.stdout.splitlines()]
+    assert got == [(label, str(score)) for label, score in etl.sentiment(texts)]
+    bad = subprocess.run([sys.executable, "-m", "c360.cli", "sentiment", "--analyzer", "x"], input="a\n",
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "analyzer" in bad.stderr
