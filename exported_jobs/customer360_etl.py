@@ -311,6 +311,7 @@ class Rule:
     action: str = "reject"  # reject | flag
     check: str = ""  # the check's name, e.g. invalid_email
     null: str | None = None  # flag: the column set to NULL
+    threshold: tuple | None = None  # (op, ratio): the rule passes when the share of passing rows compares so
     references: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -353,6 +354,25 @@ class _Parser:
             left = (op, left, self.term())
         return left
 
+    def ruleset_rule(self):
+        """A whole rule: (tree, threshold); the threshold from `with threshold > 0.9`, or from
+        `ReferentialIntegrity`/`Uniqueness` compared with a ratio."""
+        self.threshold = None
+        tree = self.rule()
+        if self.peek()[0] == "word" and self.peek()[1].lower() == "with":
+            self.take("with")
+            self.take("threshold")
+            self.threshold = self.ratio()
+        if self.peek()[0] is not None:
+            raise ValueError(f"DQDL: unexpected {self.peek()[1]!r} in {self.text!r}")
+        return tree, self.threshold
+
+    def ratio(self):
+        op = self.take(kind="op")
+        if op not in ("=", ">", ">=", "<", "<="):
+            raise ValueError(f"DQDL: {op!r} cannot compare a ratio")
+        return op, Decimal(self.take(kind="num"))
+
     def term(self):
         if self.peek()[1] == "(":
             self.take("(")
@@ -368,10 +388,12 @@ class _Parser:
             return ("ColumnValues", self.take(kind="str"), *self.expression())
         if name == "ReferentialIntegrity":
             column, ref = self.take(kind="str"), self.take(kind="str")
-            self.take("=")
-            if float(self.take(kind="num")) != 1.0:
-                raise ValueError("DQDL: only ReferentialIntegrity ... = 1.0 is evaluated row by row")
+            self.threshold = self.ratio()
             return ("ReferentialIntegrity", column, ref)
+        if name == "Uniqueness":  # row by row: a value held by one row only passes
+            column = self.take(kind="str")
+            self.threshold = self.ratio()
+            return ("IsUnique", column)
         raise ValueError(f"DQDL: rule type {name} is not supported here")
 
     def expression(self):
@@ -446,11 +468,11 @@ def parse_ruleset(text: str) -> list[Rule]:
                 note = m.groups()
             continue
         rule_text = ln.rstrip(",").strip()
-        tree = _Parser(rule_text).rule()
+        tree, threshold = _Parser(rule_text).ruleset_rule()
         action, check, null = note or ("reject", f"rule_{len(rules) + 1}", None)
         if action == "flag" and not null:
             raise ValueError(f"DQDL: a flag rule names the column it sets to NULL: {rule_text}")
-        rules.append(Rule(rule_text, tree, action, check, null, _references(tree)))
+        rules.append(Rule(rule_text, tree, action, check, null, threshold, _references(tree)))
         note = None
     return rules
 
@@ -540,6 +562,16 @@ def apply_actions(df: DataFrame, rules: list[Rule]) -> DataFrame:
     return df
 
 
+def rule_passed(rule: Rule, records: int, failed: int) -> bool:
+    """Every record passes, or the share that passes meets the rule's threshold (an empty file passes)."""
+    if rule.threshold is None or records == 0:
+        return failed == 0
+    op, limit = rule.threshold
+    share = Decimal(records - failed) / Decimal(records)
+    return {"=": share == limit, ">": share > limit, ">=": share >= limit, "<": share < limit,
+            "<=": share <= limit}[op]
+
+
 def file_results(df: DataFrame, rules: list[Rule]) -> dict[str, dict]:
     """Per file: records, error_count, dq_score and rule_results (duplicate copies are not judged)."""
     judged = df.where(~F.col("_dup"))
@@ -548,7 +580,8 @@ def file_results(df: DataFrame, rules: list[Rule]) -> dict[str, dict]:
     out = {}
     for row in judged.groupBy("_file").agg(*aggs).collect():
         results = [{"rule": r.text, "check": r.check, "action": r.action, "failed_records": int(row[f"f{i}"] or 0),
-                    "passed": not row[f"f{i}"]} for i, r in enumerate(rules)]
+                    "passed": rule_passed(r, int(row["records"]), int(row[f"f{i}"] or 0))}
+                   for i, r in enumerate(rules)]
         passed = sum(r["passed"] for r in results)
         out[row["_file"]] = {"records": int(row["records"]), "error_count": int(row["errors"] or 0),
                              "rules_passed": passed, "rules_evaluated": len(results),

@@ -211,3 +211,19 @@ def test_c360_sentiment_cli_uses_the_jobs_function(etl):
     bad = subprocess.run([sys.executable, "-m", "c360.cli", "sentiment", "--analyzer", "x"], input="a\n",
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "analyzer" in bad.stderr
+
+
+def test_thresholds_decide_whether_a_rule_passes_for_a_file(etl):
+    from decimal import Decimal
+
+    rules = etl.parse_ruleset('Rules = [\n ColumnValues "x" > 0 with threshold >= 0.9,\n Uniqueness "id" > 0.5,\n'
+                              ' ReferentialIntegrity "c" "customers.customer_id" = 1.0,\n IsComplete "x"\n]')
+    assert [r.threshold for r in rules] == [(">=", Decimal("0.9")), (">", Decimal("0.5")), ("=", Decimal("1.0")),
+                                            None]
+    assert rules[1].tree == ("IsUnique", "id")  # judged row by row like IsUnique, passed by its ratio
+    assert etl.rule_passed(rules[0], 10, 1) and not etl.rule_passed(rules[0], 10, 2)
+    assert etl.rule_passed(rules[2], 5, 0) and not etl.rule_passed(rules[2], 5, 1)
+    assert etl.rule_passed(rules[3], 0, 0) and not etl.rule_passed(rules[3], 10, 1)
+    for bad in ('ColumnValues "x" > 0 with threshold != 0.9', 'IsComplete "x" extra'):
+        with pytest.raises(ValueError):
+            etl.parse_ruleset(f"Rules = [ {bad} ]")
