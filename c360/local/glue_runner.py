@@ -125,7 +125,11 @@ class GlueRunner:
                         continue
                     target.parent.mkdir(parents=True, exist_ok=True)
                     part = target.with_name(f".{target.name}.c360part")
-                    s3.download_file(bucket, key, str(part))
+                    try:
+                        s3.download_file(bucket, key, str(part))
+                    except Exception:  # gone meanwhile (raw/ objects are moved away): nothing to stage
+                        part.unlink(missing_ok=True)
+                        continue
                     part.rename(target)  # appears whole, never half-written
                     known[key] = _file_md5(target)
 

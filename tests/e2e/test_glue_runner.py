@@ -32,6 +32,24 @@ if __name__ == "__main__":
     main(sys.argv[1:])
 '''
 
+LATE_READER = '''
+import sys, time
+from pyspark.sql import SparkSession
+
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+spark = SparkSession.builder.getOrCreate()
+path = f"s3://{args['--bucket']}/validated/late.csv"
+for _ in range(120):  # the object is put after the run started: S3 reads are live on AWS, and here too
+    try:
+        print("late rows", spark.read.text(path).count())
+        break
+    except Exception:
+        time.sleep(0.5)
+else:
+    raise SystemExit("late.csv never appeared")
+spark.stop()
+'''
+
 FAILING = '''
 raise ValueError("input is broken: no customers")
 '''
@@ -47,7 +65,7 @@ def glue(local_stack):
     s3, iam = aws.client("s3"), aws.client("iam")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="raw/people.csv", Body=b"name,city\nann,Oslo\nbob,Oslo\ncid,Rome\n")
-    for name, code in (("count.py", WORD_COUNT), ("fail.py", FAILING), ("slow.py", SLOW)):
+    for name, code in (("count.py", WORD_COUNT), ("fail.py", FAILING), ("slow.py", SLOW), ("late.py", LATE_READER)):
         s3.put_object(Bucket=BUCKET, Key=f"scripts/{name}", Body=code.encode())
     iam.create_role(RoleName="glue-test", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -120,3 +138,14 @@ def test_timeout(glue):
     _job(glue, "too-slow", "slow.py", Timeout=1)
     run = _wait_terminal(glue, "too-slow", glue.start_job_run(JobName="too-slow")["JobRunId"])
     assert run["JobRunState"] == "TIMEOUT"
+
+
+def test_a_run_sees_objects_put_after_it_started(glue):
+    _job(glue, "late", "late.py")
+    run_id = glue.start_job_run(JobName="late")["JobRunId"]
+    wait(lambda: glue.get_job_run(JobName="late", RunId=run_id)["JobRun"]["JobRunState"] == "RUNNING", timeout=30)
+    aws.client("s3").put_object(Bucket=BUCKET, Key="validated/late.csv", Body=b"a\nb\nc\n")
+    run = _wait_terminal(glue, "late", run_id)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    out = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)["events"]
+    assert any("late rows 3" in e["message"] for e in out)
