@@ -599,15 +599,17 @@ def latest_versions(df: DataFrame, key: str) -> DataFrame:
 def resolve_identities(customers: DataFrame, max_rounds: int = 20) -> DataFrame:
     """(source_customer_id, customer_id) for every current customer record."""
     nodes = customers.select("source_customer_id", "email", "email_valid", "phone_e164", "date_of_birth",
-                             "signup_date")
+                             "signup_date", "last_name")
     label = F.struct(F.coalesce(F.col("signup_date"), F.lit("9999-12-31").cast("date")).alias("d"),
                      F.col("source_customer_id").alias("id"))
     labels = nodes.select("source_customer_id", label.alias("label"))
     keys = nodes.select("source_customer_id", F.when(F.col("email_valid"), F.concat(F.lit("e:"), "email"))
                         .alias("key")).unionByName(
-        nodes.select("source_customer_id", F.when(F.col("phone_e164").isNotNull() & F.col("date_of_birth").isNotNull(),
+        nodes.select("source_customer_id", F.when(F.col("phone_e164").isNotNull() & F.col("date_of_birth").isNotNull()
+                                                  & F.col("last_name").isNotNull(),
                                                   F.concat(F.lit("p:"), "phone_e164", F.lit("|"),
-                                                           F.col("date_of_birth").cast("string"))).alias("key")))
+                                                           F.col("date_of_birth").cast("string"), F.lit("|"),
+                                                           F.soundex(F.upper("last_name")))).alias("key")))
     keys = keys.where(F.col("key").isNotNull()).distinct().localCheckpoint()
     for _ in range(max_rounds):
         by_key = keys.join(labels, "source_customer_id").groupBy("key").agg(F.min("label").alias("label"))

@@ -112,15 +112,16 @@ def test_exact_duplicates_and_latest_versions(etl, spark):
 
 
 def test_identity_resolution_is_transitive_and_order_free(etl, spark):
-    rows = [("B", "x@y.co", True, None, None, date(2020, 1, 1)),  # B-A by email, A-C by phone + birth date
-            ("A", "x@y.co", True, "+14155552671", date(1980, 5, 5), date(2021, 1, 1)),
-            ("C", "other@y.co", True, "+14155552671", date(1980, 5, 5), date(2019, 1, 1)),
-            ("D", "x@y.co", False, "+14155552671", None, date(2018, 1, 1))]  # invalid email, no birth date: alone
+    rows = [("B", "x@y.co", True, None, None, date(2020, 1, 1), "Lee"),  # B-A by e-mail
+            ("A", "x@y.co", True, "+14155552671", date(1980, 5, 5), date(2021, 1, 1), "Lee"),  # A-C: phone, birth,
+            ("C", "other@y.co", True, "+14155552671", date(1980, 5, 5), date(2019, 1, 1), "Lea"),  # name sound
+            ("D", "x@y.co", False, "+14155552671", None, date(2018, 1, 1), "Lee"),  # no valid e-mail, no birth date
+            ("E", "e@y.co", True, "+14155552671", date(1980, 5, 5), date(2017, 1, 1), "Marks")]  # another name
     schema = ("source_customer_id string, email string, email_valid boolean, phone_e164 string, date_of_birth date, "
-              "signup_date date")
+              "signup_date date, last_name string")
     ids = {r.source_customer_id: r.customer_id for r in etl.resolve_identities(spark.createDataFrame(rows, schema))
            .collect()}
-    assert ids["A"] == ids["B"] == ids["C"] != ids["D"]
+    assert ids["A"] == ids["B"] == ids["C"] and len({ids["A"], ids["D"], ids["E"]}) == 3
     assert ids["A"] == "C360-" + __import__("hashlib").sha256(b"C").hexdigest()[:16].upper()  # earliest signup
     again = {r.source_customer_id: r.customer_id for r in etl.resolve_identities(
         spark.createDataFrame(list(reversed(rows)), schema)).collect()}
@@ -188,9 +189,9 @@ def test_a_count_mismatch_fails_loudly(etl, spark, tmp_path):
 
 def test_a_golden_id_stays_when_a_later_member_joins(etl, spark):
     schema = ("source_customer_id string, email string, email_valid boolean, phone_e164 string, date_of_birth date, "
-              "signup_date date")
-    first = [("CRM-9", "a@b.co", True, None, None, date(2020, 1, 1))]
-    later = first + [("WEB-1", "a@b.co", True, None, None, date(2023, 6, 1))]  # joins by e-mail, signed up later
+              "signup_date date, last_name string")
+    first = [("CRM-9", "a@b.co", True, None, None, date(2020, 1, 1), "Lee")]
+    later = first + [("WEB-1", "a@b.co", True, None, None, date(2023, 6, 1), "Lee")]  # joins by e-mail, later
     before = {r.source_customer_id: r.customer_id for r in etl.resolve_identities(
         spark.createDataFrame(first, schema)).collect()}
     after = {r.source_customer_id: r.customer_id for r in etl.resolve_identities(
