@@ -21,7 +21,8 @@ from lxml import etree
 CENT = Decimal("0.01")
 
 
-def _email_ok(text: str) -> bool:
+def email_ok(text: str) -> bool:
+    """email-validator's verdict after trimming and lower-casing, without DNS (the shared validator)."""
     try:
         validate_email(text.strip().lower(), check_deliverability=False)
         return True
@@ -29,7 +30,8 @@ def _email_ok(text: str) -> bool:
         return False
 
 
-def _phone_ok(text: str) -> bool:
+def phone_ok(text: str) -> bool:
+    """phonenumbers' verdict with default region US (the shared validator)."""
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(text.strip(), "US"))
     except phonenumbers.NumberParseException:
@@ -65,7 +67,7 @@ def expected(folder: Path, schemas: Path, clusters: dict[str, str], now: datetim
             known.add(cid)
             dob = el.findtext("date_of_birth")
             phone = el.findtext("phone")
-            ok = _email_ok(el.findtext("email")) and (phone is None or _phone_ok(phone)) \
+            ok = email_ok(el.findtext("email")) and (phone is None or phone_ok(phone)) \
                 and date.fromisoformat(el.findtext("signup_date")) <= today and (not dob or date.fromisoformat(dob)
                                                                                   <= today)
             ok_records[clusters.get(cid, "?")].append(ok)

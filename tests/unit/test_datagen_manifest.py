@@ -15,26 +15,12 @@ from decimal import Decimal
 import phonenumbers
 import pytest
 from contract import load_json_records, read_feedback
-from email_validator import EmailNotValidError, validate_email
+from etl_oracle import email_ok as _email_ok
+from etl_oracle import phone_ok as _phone_ok
 from lxml import etree
 
 NOW = datetime.now(UTC)
 TODAY = NOW.date()
-
-
-def _email_ok(text: str) -> bool:
-    try:
-        validate_email(text.strip().lower(), check_deliverability=False)
-        return True
-    except EmailNotValidError:
-        return False
-
-
-def _phone_ok(text: str) -> bool:
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(text.strip(), "US"))
-    except phonenumbers.NumberParseException:
-        return False
 
 
 def _good(manifest, dataset):
