@@ -12,6 +12,7 @@ put the DqFailurePercent metric. A run repeats until no PENDING file is left in 
 from __future__ import annotations
 
 import json
+import operator
 import re
 import sys
 import time
@@ -179,12 +180,8 @@ def read_file(spark: SparkSession, f: InputFile, wait_seconds: float = 20.0) -> 
 
 def _read_file(spark: SparkSession, f: InputFile) -> DataFrame:
     if f.fmt == "xml":
-        df = (spark.read.format("xml").schema(CUSTOMER_SCHEMA).option("rowTag", "customer")
-              .option("mode", "FAILFAST").load(f.path))
-        df = df.select(F.col("_id").alias("source_customer_id"), *[c for c in df.columns
-                                                                  if c not in ("_id", "address")],
-                       *[F.col(f"address.{n}").alias(n) for n in ("street", "city", "state", "postal_code",
-                                                                  "country")])
+        df = _flat_customers(spark.read.format("xml").schema(CUSTOMER_SCHEMA).option("rowTag", "customer")
+                             .option("mode", "FAILFAST").load(f.path))
     elif f.fmt in ("json", "jsonl"):
         df = (spark.read.schema(PURCHASE_SCHEMA).option("multiLine", f.fmt == "json").option("mode", "FAILFAST")
               .json(f.path))
@@ -193,8 +190,19 @@ def _read_file(spark: SparkSession, f: InputFile) -> DataFrame:
               .option("escape", '"').option("mode", "FAILFAST").option("enforceSchema", False).csv(f.path))
     else:
         raise ValueError(f"no reader for {f.fmt}")
-    return (df.withColumn("_pos", F.monotonically_increasing_id())
-            .withColumn("_file", F.lit(f.path)).withColumn("_order", F.lit(f.order)))
+    return _tagged(df, f.path, f.order)
+
+
+def _flat_customers(df: DataFrame) -> DataFrame:
+    """`_id` becomes `source_customer_id`; the address's children become columns."""
+    return df.select(F.col("_id").alias("source_customer_id"), *[c for c in df.columns if c not in ("_id", "address")],
+                     *[F.col(f"address.{n}").alias(n) for n in ("street", "city", "state", "postal_code", "country")])
+
+
+def _tagged(df: DataFrame, path: str, order: int) -> DataFrame:
+    """Where each record came from: its file, the file's arrival order, its position in the file."""
+    return df.withColumn("_pos", F.monotonically_increasing_id()).withColumn("_file", F.lit(path)) \
+        .withColumn("_order", F.lit(order))
 
 
 def read_dataset(spark: SparkSession, files: list[InputFile], dataset: str) -> DataFrame | None:
@@ -315,6 +323,10 @@ class Rule:
     references: list[tuple[str, str]] = field(default_factory=list)
 
 
+# DQDL's comparisons, for Spark columns (row by row) and for ratios (thresholds) alike
+_COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+            ">=": operator.ge}
+
 _TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?\d+(?:\.\d+)?)'
                     r'|(?P<op><=|>=|!=|=|<|>|\(|\)|\[|\]|,|-|\+)|(?P<word>[A-Za-z_][A-Za-z_0-9]*))')
 
@@ -398,7 +410,7 @@ class _Parser:
 
     def expression(self):
         tok = self.peek()
-        if tok[0] == "op" and tok[1] in ("=", "!=", "<", "<=", ">", ">="):
+        if tok[0] == "op" and tok[1] in _COMPARE:
             return (self.take(kind="op"), self.value())
         word = self.take(kind="word").lower()
         if word == "between":
@@ -508,8 +520,7 @@ def _column_values(c, expr, now: datetime):
         return F.coalesce(c.rlike("^(?:" + expr[1] + ")$"), F.lit(False))
     if op == "between":
         return F.coalesce(c.between(_value(expr[1], now), _value(expr[2], now)), F.lit(False))
-    v = _value(expr[1], now)
-    test = {"=": c == v, "!=": c != v, "<": c < v, "<=": c <= v, ">": c > v, ">=": c >= v}[op]
+    test = _COMPARE[op](c, _value(expr[1], now))
     return F.coalesce(test, F.lit(op == "!="))  # NULL fails, except for != (Glue's rule)
 
 
@@ -567,9 +578,7 @@ def rule_passed(rule: Rule, records: int, failed: int) -> bool:
     if rule.threshold is None or records == 0:
         return failed == 0
     op, limit = rule.threshold
-    share = Decimal(records - failed) / Decimal(records)
-    return {"=": share == limit, ">": share > limit, ">=": share >= limit, "<": share < limit,
-            "<=": share <= limit}[op]
+    return _COMPARE[op](Decimal(records - failed) / Decimal(records), limit)
 
 
 def file_results(df: DataFrame, rules: list[Rule]) -> dict[str, dict]:
@@ -763,12 +772,7 @@ def _empty(spark: SparkSession, dataset: str) -> DataFrame:
     """A dataset with no file yet: an empty frame of the shape its reader gives."""
     schema = {"customer_details": CUSTOMER_SCHEMA, "purchases": PURCHASE_SCHEMA, "feedback": FEEDBACK_SCHEMA}[dataset]
     df = spark.createDataFrame([], schema)
-    if dataset == "customer_details":
-        df = df.select(F.col("_id").alias("source_customer_id"),
-                       *[c for c in df.columns if c not in ("_id", "address")],
-                       *[F.col(f"address.{n}").alias(n) for n in ("street", "city", "state", "postal_code",
-                                                                  "country")])
-    return df.withColumn("_pos", F.lit(0).cast("long")).withColumn("_file", F.lit("")).withColumn("_order", F.lit(0))
+    return _tagged(_flat_customers(df) if dataset == "customer_details" else df, "", 0)
 
 
 def _half_up(col, places: int = 2):
@@ -867,8 +871,6 @@ def file_status(result: dict, threshold: float) -> str:
 def complete_ledger(table, files: list[InputFile], out: Outputs, threshold: float, run_id: str,
                     processed_at: str) -> int:
     """Write each file's DQ results into its ledger item; returns how many items were updated."""
-    from decimal import Decimal as D
-
     from botocore.exceptions import ClientError
 
     n = 0
@@ -876,10 +878,8 @@ def complete_ledger(table, files: list[InputFile], out: Outputs, threshold: floa
         if not f.record_id:
             continue
         r = out.file_results.get(f.path, {})
-        rule_results = [{"rule": x["rule"], "check": x["check"], "action": x["action"], "passed": x["passed"],
-                         "failed_records": x["failed_records"]} for x in r.get("rule_results", [])]
-        values = {":s": file_status(r, threshold), ":score": D(str(r.get("dq_score", 100.0))),
-                  ":errors": r.get("error_count", 0), ":rules": rule_results, ":run": run_id or "local",
+        values = {":s": file_status(r, threshold), ":score": Decimal(str(r.get("dq_score", 100.0))),
+                  ":errors": r.get("error_count", 0), ":rules": r.get("rule_results", []), ":run": run_id or "local",
                   ":at": processed_at, ":read": r.get("records", 0), ":dups": r.get("exact_duplicates", 0),
                   ":sup": r.get("superseded", 0), ":valid": "VALID"}
         try:
@@ -923,8 +923,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         table = boto3.resource("dynamodb").Table(args["ledger_table"])
     summary = {"passes": 0, "files": 0, "updated": 0}
     handled: set[str] = set()
+    files = files_from_ledger(ledger_items(table), input_root) if table else files_from_folder(input_root)
     for _ in range(int(args.get("max_passes", 10))):
-        files = files_from_ledger(ledger_items(table), input_root) if table else files_from_folder(input_root)
         summary["passes"] += 1
         log("pass started", pass_no=summary["passes"], files=len(files),
             pending=sum(f.status == "PENDING" for f in files))
@@ -942,8 +942,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         summary.update(dq_failure_percent=failure_percent(out), **out.totals)
         if table is None:
             break
-        waiting = [f for f in files_from_ledger(ledger_items(table), input_root)
-                   if f.status == "PENDING" and f.record_id not in handled]
+        files = files_from_ledger(ledger_items(table), input_root)  # the next pass reads what this look found
+        waiting = [f for f in files if f.status == "PENDING" and f.record_id not in handled]
         if not waiting:
             break
         log("files arrived during the run: another pass", files=[f.record_id for f in waiting])
