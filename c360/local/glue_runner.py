@@ -38,6 +38,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from c360 import aws
 from c360.local.emulator_context import ACCOUNT_ID, EmulatorContext
 
@@ -52,6 +54,29 @@ def spark_submit() -> str:
     if not found:
         raise FileNotFoundError("spark-submit not found: pyspark is not installed in this environment")
     return str(found)
+
+
+def _keys(s3, bucket: str) -> list[str]:
+    """The bucket's object keys (folder markers left out)."""
+    return [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+
+
+def _stage_object(s3, stage: Path, bucket: str, key: str, known: dict[str, str]) -> None:
+    """Download one object under stage/<bucket>/ and record its md5 in `known`. It appears whole (a rename), and
+    one that is gone by now (raw/ objects are moved away by the Lambda) is simply not staged."""
+    target = stage / bucket / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.c360part")
+    try:
+        s3.download_file(bucket, key, str(part))
+    except ClientError as e:
+        part.unlink(missing_ok=True)
+        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return
+        raise
+    part.rename(target)
+    known[key] = _file_md5(target)
 
 
 def _file_md5(path: Path) -> str:
@@ -94,18 +119,10 @@ class GlueRunner:
         s3 = aws.client("s3", self.ctx.settings())
         staged: dict[str, dict[str, str]] = {}
         for bucket in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
-            root = stage / bucket
-            root.mkdir(parents=True, exist_ok=True)
+            (stage / bucket).mkdir(parents=True, exist_ok=True)
             staged[bucket] = {}
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                for obj in page.get("Contents", []):
-                    key = obj["Key"]
-                    if key.endswith("/"):
-                        continue
-                    target = root / key
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    s3.download_file(bucket, key, str(target))
-                    staged[bucket][key] = _file_md5(target)
+            for key in _keys(s3, bucket):
+                _stage_object(s3, stage, bucket, key, staged[bucket])
         return staged
 
     def _follow(self, stage: Path, staged: dict[str, dict[str, str]], stop: threading.Event) -> None:
@@ -115,23 +132,15 @@ class GlueRunner:
         while not stop.wait(0.5):
             for bucket, known in staged.items():
                 try:
-                    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket))
+                    keys = _keys(s3, bucket)
                 except Exception:  # the bucket went away: nothing more to follow there
                     continue
-                for obj in (o for page in pages for o in page.get("Contents", [])):
-                    key = obj["Key"]
-                    target = stage / bucket / key
-                    if key.endswith("/") or key in known or target.exists():
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    part = target.with_name(f".{target.name}.c360part")
-                    try:
-                        s3.download_file(bucket, key, str(part))
-                    except Exception:  # gone meanwhile (raw/ objects are moved away): nothing to stage
-                        part.unlink(missing_ok=True)
-                        continue
-                    part.rename(target)  # appears whole, never half-written
-                    known[key] = _file_md5(target)
+                for key in keys:
+                    if key not in known and not (stage / bucket / key).exists():
+                        try:
+                            _stage_object(s3, stage, bucket, key, known)
+                        except Exception:  # the follower must outlive a failed download: the next look retries
+                            continue
 
     def _write_back(self, stage: Path, staged: dict[str, dict[str, str]]) -> dict[str, int]:
         s3 = aws.client("s3", self.ctx.settings())
