@@ -5,8 +5,9 @@
 Steps (each a small DataFrame -> DataFrame function, developed in notebooks/20_glue_etl.ipynb): read the current
 validated files with explicit schemas; collapse exact duplicates; clean and standardise; evaluate the DQDL rulesets
 (reject / flag); keep the latest version of each source record; resolve identities into golden customers; convert
-money to USD; label feedback sentiment; aggregate the golden table; write curated/ Parquet; complete the ledger and
-put the DqFailurePercent metric. A run repeats until no PENDING file is left in the ledger.
+money to USD; label feedback sentiment; aggregate the golden table; write curated/ Parquet; load it into PostgreSQL
+(load_rds.py, from 30_load_rds); complete the ledger and put the DqFailurePercent metric. A run repeats until no
+PENDING file is left in the ledger.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ DEFAULT_ARGS = {
     "now": "",  # ISO-8601 processing time (default: the run's start); dates after it are flagged
     "metrics_namespace": "Customer360",
     "max_passes": "10",  # a run recomputes while files keep arriving, at most this many times
+    "secret_id": "",  # the database secret: load curated/ into PostgreSQL (load_rds.py) after each pass; empty: no load
+    "database": "",  # database name; empty: the secret's dbname
 }
 
 
@@ -907,6 +910,17 @@ def read_text(spark: SparkSession, path: str) -> str:
     return "\n".join(r.value for r in spark.read.text(path, wholetext=True).collect())
 
 
+def load_database(spark: SparkSession, args: dict[str, str], curated_root: str) -> dict:
+    """The load into PostgreSQL: load_rds.py (exported from 30_load_rds), shipped with --extra-py-files."""
+    try:
+        import load_rds
+    except ImportError as e:
+        raise RuntimeError("--secret_id is set but load_rds.py is not on the path: ship exported_jobs/load_rds.py "
+                           "with --extra-py-files") from e
+    return load_rds.run_load(spark, curated_root, args["secret_id"], args.get("database") or None,
+                             args.get("metrics_namespace") or None)
+
+
 def run(spark: SparkSession, args: dict[str, str]) -> dict:
     started = datetime.now(UTC)
     now = datetime.fromisoformat(args["now"]) if args.get("now") else started
@@ -930,6 +944,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             pending=sum(f.status == "PENDING" for f in files))
         out = transform(spark, files, rulesets, rates, now, args.get("sentiment_analyzer", "textblob"))
         write_curated(spark, out, output_root, files)
+        if args.get("secret_id"):  # before the ledger: a file is complete once its records are in the database
+            summary["load"] = load_database(spark, args, f"{output_root}curated/")
         if table is not None:
             summary["updated"] += complete_ledger(table, files, out, threshold, run_id,
                                                   datetime.now(UTC).isoformat(timespec="seconds"))

@@ -427,7 +427,7 @@ def switch(conn, staged: dict[str, dict[int, int]], load_id: str, tables=TABLES)
         for table in tables:
             t0 = time.monotonic()
             changes[table.name] = switch_table(conn, table, load_id, staged.get(table.name, {}))
-            changes[table.name]["seconds"] = round(time.monotonic() - t0, 2)
+            log("switched table", table=table.name, seconds=round(time.monotonic() - t0, 2), **changes[table.name])
         missing = orphans(conn, {k: v for k, v in RELATIONS.items() if k[0] in {t.name for t in tables}})
         if missing:
             raise IntegrityError(f"the load would leave rows without their parent: {missing}")

@@ -49,3 +49,50 @@ def mail_failed_glue_runs(rule: str, topic_name: str, address: str, target: dict
     events.put_rule(Name=rule, EventPattern=json.dumps(GLUE_FAILED))
     events.put_targets(Rule=rule, Targets=[{"Id": "mail", "Arn": topic, **(target or {})}])
     return topic
+
+
+def curated_table(bucket: str, name: str, folder: Path):
+    """curated/<name> of the bucket as a pyarrow Table (its Parquet parts downloaded to `folder`)."""
+    import pyarrow.parquet as pq
+
+    from c360 import aws
+
+    s3 = aws.client("s3")
+    dest = folder / name
+    dest.mkdir(parents=True, exist_ok=True)
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"curated/{name}/")
+            for o in page.get("Contents", []) if o["Key"].endswith(".parquet")]
+    for k in keys:
+        s3.download_file(bucket, k, str(dest / k.rsplit("/", 1)[-1]))
+    return pq.read_table(dest)
+
+
+def database_dsn(secret_id: str) -> str:
+    """The DSN of the database a secret names (through the shipped load module's own parser)."""
+    import json
+
+    from c360 import aws
+    from c360.shipped import job_module
+
+    secret = json.loads(aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+    return job_module("load_rds").dsn_from_secret(secret)
+
+
+GOLDEN_FIGURES = ("customer_id", "full_name", "email", "order_count", "total_spend", "avg_order_value",
+                  "feedback_count", "avg_rating", "positive_feedback", "neutral_feedback", "negative_feedback",
+                  "latest_sentiment", "dq_score", "top_category")
+
+
+def golden_in_database(dsn: str) -> dict[str, tuple]:
+    """customer_id -> (sorted source ids, the golden figures) as PostgreSQL holds them."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(f"SELECT source_customer_ids, {', '.join(GOLDEN_FIGURES)} FROM customer360_golden")
+        return {r[1]: (tuple(sorted(r[0])), *r[1:]) for r in rows}
+
+
+def golden_in_curated(table) -> dict[str, tuple]:
+    """The same shape from curated/customer360_golden (a pyarrow Table)."""
+    return {r["customer_id"]: (tuple(sorted(r["source_customer_ids"])), *[r[c] for c in GOLDEN_FIGURES])
+            for r in table.to_pylist()}

@@ -8,7 +8,7 @@ import re
 import papermill as pm
 import pytest
 from corpora import CORPORA
-from helpers import wait
+from helpers import curated_table, database_dsn, golden_in_curated, golden_in_database, wait
 from parliament import analyze_policy_string
 
 from c360 import aws, config
@@ -217,8 +217,21 @@ def test_the_glue_job_completes_every_valid_file_from_a_real_upload(provisioned,
         assert item["status"] == ("SUCCESS" if float(item["dq_score"]) >= 80 else "FAILED")
     golden = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="curated/customer360_golden/")["Contents"]]
     assert any(k.endswith(".parquet") for k in golden)
-    metrics = aws.client("cloudwatch").list_metrics(Namespace="Customer360", MetricName="DqFailurePercent")
-    assert metrics["Metrics"]
+    cloudwatch = aws.client("cloudwatch")
+    assert cloudwatch.list_metrics(Namespace="Customer360", MetricName="DqFailurePercent")["Metrics"]
+    # the job's last step loaded curated/ into PostgreSQL: the golden table there equals the curated one
+    in_db = golden_in_database(database_dsn(f"{ENV}-rds-master"))
+    assert in_db and in_db == golden_in_curated(curated_table(BUCKET, "customer360_golden", tmp_path))
+    assert cloudwatch.list_metrics(Namespace="Customer360", MetricName="RdsWriteFailures")["Metrics"]
+
+
+def test_30_load_rds_reloads_the_pipeline_output_without_changes(root, provisioned, tmp_path):
+    out = _run(root, tmp_path, "30_load_rds.ipynb", "30.ipynb", bucket=BUCKET, secret_id=f"{ENV}-rds-master",
+               workdir=str(tmp_path / "work"))
+    assert "postgresql://c360_admin:****@127.0.0.1:5432/other_db" in out  # the credentials example, redacted
+    assert "second load: {" in out and "(equal to curated)" in out  # the notebook asserts both itself
+    in_db = golden_in_database(database_dsn(f"{ENV}-rds-master"))
+    assert in_db == golden_in_curated(curated_table(BUCKET, "customer360_golden", tmp_path))
 
 
 def test_every_object_that_reached_raw_is_in_exactly_one_place(provisioned):
