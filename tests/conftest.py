@@ -47,6 +47,35 @@ def etl():
 
 
 @pytest.fixture(scope="session")
+def load_rds():
+    """The exported load module (exported_jobs/load_rds.py), picklable by value for Spark's workers."""
+    from pyspark import cloudpickle
+
+    from c360 import shipped
+
+    module = shipped.job_module("load_rds")
+    cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def job_run(etl, spark, generated, root, tmp_path_factory):
+    """The job run once in folder mode over the generated set's good files: (validated folder, output folder,
+    summary, manifest, now)."""
+    from datetime import UTC, datetime
+
+    from job_runs import run_job
+
+    from c360.datagen.validated import validated_copy
+
+    out, manifest = generated
+    folder = validated_copy(out, manifest, tmp_path_factory.mktemp("validated"))
+    output = tmp_path_factory.mktemp("run1")
+    now = datetime.now(UTC).replace(microsecond=0)
+    return folder, output, run_job(etl, spark, folder, output, root, now), manifest, now
+
+
+@pytest.fixture(scope="session")
 def spark(etl):
     """One local SparkSession for every test that needs one (the job's own builder)."""
     session = etl.spark_session("local[2]")

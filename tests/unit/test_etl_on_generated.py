@@ -9,31 +9,19 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from etl_oracle import expected
-
-from c360.datagen.validated import validated_copy
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def _run(etl, spark, folder: Path, out: Path, root: Path) -> dict:
-    args = etl.parse_job_args(["--ledger_table", "", "--input_root", f"{folder}/", "--output_root", f"{out}/",
-                               "--rules_root", f"{root / 'schemas'}/", "--now", NOW.isoformat()])
-    return etl.run(spark, args)
+from job_runs import run_job
 
 
 @pytest.fixture(scope="module")
-def job(etl, spark, generated, root, tmp_path_factory):
-    out, manifest = generated
-    folder = validated_copy(out, manifest, tmp_path_factory.mktemp("validated"))
-    first, second = tmp_path_factory.mktemp("run1"), tmp_path_factory.mktemp("run2")
-    summary = _run(etl, spark, folder, first, root)
-    return folder, first, second, summary, manifest
+def job(job_run, tmp_path_factory):
+    """The session's job run (conftest) and a folder for a second run: (folder, first, second, summary, manifest)."""
+    folder, first, summary, manifest, _ = job_run
+    return folder, first, tmp_path_factory.mktemp("run2"), summary, manifest
 
 
 def _frame(out: Path, name: str) -> pd.DataFrame:
@@ -79,12 +67,13 @@ def test_identity_resolution_precision_and_recall(etl, job, generated):
     assert scores["precision"] >= 0.99 and scores["recall"] >= 0.95, scores
 
 
-def test_golden_figures_equal_an_independent_computation(job, root):
+def test_golden_figures_equal_an_independent_computation(job, job_run, root):
     folder, out, _, _, _ = job
+    now = job_run[-1]
     golden = _frame(out, "customer360_golden")
     clusters = {src: row.customer_id for row in golden.itertuples() for src in row.source_customer_ids}
     assert len(clusters) == sum(len(s) for s in golden.source_customer_ids)  # every source id in one row only
-    want = expected(folder, root / "schemas", clusters, NOW)
+    want = expected(folder, root / "schemas", clusters, now)
     assert set(want) == set(golden.customer_id)
     columns = ["order_count", "total_spend", "avg_order_value", "first_purchase_at", "last_purchase_at",
                "feedback_count", "avg_rating", "positive_feedback", "neutral_feedback", "negative_feedback", "dq_score"]
@@ -112,9 +101,9 @@ def test_every_record_is_accounted_for(job):
         assert kept + dups + superseded == read, dataset
 
 
-def test_a_second_run_gives_the_same_outputs(etl, spark, job, root):
+def test_a_second_run_gives_the_same_outputs(etl, spark, job, job_run, root):
     folder, first, second, _, _ = job
-    _run(etl, spark, folder, second, root)
+    run_job(etl, spark, folder, second, root, job_run[-1])
     for name in ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "rejects"):
         a, b = _frame(first, name), _frame(second, name)
         a, b = (x.drop(columns=[c for c in ("updated_at",) if c in x]).astype(str).sort_values(list(x.columns[:3]))

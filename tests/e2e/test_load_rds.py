@@ -1,0 +1,211 @@
+"""The load into PostgreSQL (exported_jobs/load_rds.py) on the job's real output, against the local stack's RDS.
+
+The database is a real PostgreSQL started by rds:CreateDBInstance, reached through a Secrets Manager secret; the
+failure metric goes to the emulator's CloudWatch. Curated inputs are the job's output over the generated test set
+(conftest `job_run`), sometimes rewritten with pyarrow to change or break rows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from helpers import golden_in_curated, golden_in_database
+
+from c360 import aws
+
+pytestmark = pytest.mark.e2e
+
+TABLES = ("customer360_golden", "customers", "purchases", "purchase_items", "feedback", "rejects")
+SECRET = "load-test/rds-master"
+
+
+@pytest.fixture(scope="module")
+def database(local_stack):
+    """A PostgreSQL instance and its secret; yields the DSN."""
+    rds, sm = aws.client("rds"), aws.client("secretsmanager")
+    password = "load-test-Pw-1"
+    rds.create_db_instance(DBInstanceIdentifier="load-test", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername="c360_admin", MasterUserPassword=password,
+                           DBName="customer360")
+    ep = rds.describe_db_instances(DBInstanceIdentifier="load-test")["DBInstances"][0]["Endpoint"]
+    sm.create_secret(Name=SECRET, SecretString=json.dumps({
+        "engine": "postgres", "username": "c360_admin", "password": password, "host": ep["Address"],
+        "port": ep["Port"], "dbname": "customer360"}))
+    yield f"postgresql://c360_admin:{password}@{ep['Address']}:{ep['Port']}/customer360"
+    rds.delete_db_instance(DBInstanceIdentifier="load-test", SkipFinalSnapshot=True)
+    sm.delete_secret(SecretId=SECRET, ForceDeleteWithoutRecovery=True)
+
+
+@pytest.fixture
+def shipped_env(monkeypatch):
+    """The shipped module makes plain boto3 clients: point them at the stack as the Glue runner does."""
+    for k, v in aws.subprocess_env().items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.fixture(scope="module")
+def curated(job_run) -> Path:
+    return job_run[1] / "curated"
+
+
+def _root(folder: Path) -> str:
+    return f"{folder}/"
+
+
+def rewrite(src: Path, dest: Path, changes: dict) -> Path:
+    """A copy of curated/ where `changes[name](pandas frame)` rewrites a table (one Parquet file, micros)."""
+    shutil.copytree(src, dest)
+    for name, change in changes.items():
+        table = pq.read_table(src / name)
+        frame = change(table.to_pandas())
+        shutil.rmtree(dest / name)
+        (dest / name).mkdir()
+        pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False),
+                       dest / name / "part-0.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
+    return dest
+
+
+def checksums(dsn: str) -> dict[str, tuple[int, str]]:
+    """(rows, md5 of every row in key order) per table, audit columns included."""
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for t in TABLES:
+            out[t] = conn.execute(f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) "
+                                  f"FROM {t} x").fetchone()
+    return out
+
+
+def row_versions(dsn: str) -> dict[str, int]:
+    """The newest row version (xmin) per table: unchanged when no row was rewritten."""
+    with psycopg.connect(dsn) as conn:
+        return {t: conn.execute(f"SELECT coalesce(max(xmin::text::bigint), 0) FROM {t}").fetchone()[0]
+                for t in TABLES}
+
+
+def failures_metric() -> tuple[float, float]:
+    """(sum, sample count) of every RdsWriteFailures data point the stack holds."""
+    now = datetime.now(UTC)
+    stats = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="Customer360", MetricName="RdsWriteFailures", StartTime=now - timedelta(days=1),
+        EndTime=now + timedelta(days=1), Period=86400, Statistics=["Sum", "SampleCount"])
+    return sum(p["Sum"] for p in stats["Datapoints"]), sum(p["SampleCount"] for p in stats["Datapoints"])
+
+
+def test_load_equals_curated_and_a_reload_changes_nothing(load_rds, spark, database, curated, shipped_env):
+    metric = failures_metric()
+    first = load_rds.run_load(spark, _root(curated), SECRET)
+    for name in TABLES:
+        rows = pq.read_table(curated / name).num_rows
+        assert first["rows"][name] == rows and rows > 0, name
+    golden = golden_in_database(database)
+    assert golden == golden_in_curated(pq.read_table(curated / "customer360_golden"))
+    with psycopg.connect(database) as conn:
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == len(load_rds.MIGRATIONS)
+        staging = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'c360_staging'").fetchone()[0]
+    assert counts == first["rows"] and staging == 0
+    assert failures_metric() == (metric[0], metric[1] + 1)  # a success puts 0: the alarm has data
+
+    before, versions = checksums(database), row_versions(database)
+    second = load_rds.run_load(spark, _root(curated), SECRET)
+    assert all(c == {"inserted": 0, "updated": 0, "deleted": 0} for c in second["changes"].values()), second
+    assert checksums(database) == before and row_versions(database) == versions  # no row was even rewritten
+
+
+def test_changed_input_is_applied_and_readers_never_see_a_mix(load_rds, spark, database, curated, tmp_path,
+                                                               shipped_env):
+    load_rds.run_load(spark, _root(curated), SECRET)
+    hostile = "Robert'); DROP TABLE customers;--\t\"quoted\" \\. back\\slash"
+    changed = rewrite(curated, tmp_path / "changed", {
+        "customer360_golden": lambda f: f.assign(full_name="Changed " + f.full_name.fillna("")),
+        "purchases": lambda f: f.assign(channel="changed"),
+        "feedback": lambda f: f.assign(comment=[hostile] + list(f.comment[1:])),
+    })
+    golden_n = pq.read_table(curated / "customer360_golden").num_rows
+    purchases_n = pq.read_table(curated / "purchases").num_rows
+    seen, stop = set(), threading.Event()
+
+    def reader():  # one statement, one snapshot: both tables must come from the same state
+        with psycopg.connect(database, autocommit=True) as conn:
+            while not stop.is_set():
+                seen.add(conn.execute(
+                    "SELECT (SELECT count(*) FROM customer360_golden WHERE full_name LIKE 'Changed %'), "
+                    "(SELECT count(*) FROM purchases WHERE channel = 'changed')").fetchone())
+                time.sleep(0.01)
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        result = load_rds.run_load(spark, _root(changed), SECRET)
+    finally:
+        stop.set()
+        thread.join()
+    assert result["changes"]["customer360_golden"]["updated"] == golden_n
+    assert result["changes"]["purchases"]["updated"] == purchases_n
+    assert seen <= {(0, 0), (golden_n, purchases_n)} and (golden_n, purchases_n) in seen, seen
+    with psycopg.connect(database) as conn:
+        stored = conn.execute("SELECT comment FROM feedback WHERE comment LIKE 'Robert%'").fetchall()
+        assert conn.execute("SELECT to_regclass('customers')").fetchone()[0] == "customers"
+    assert stored == [(hostile,)]  # stored verbatim: COPY data and composed identifiers, never SQL text
+
+
+def test_a_failure_mid_load_leaves_the_previous_state_and_puts_the_metric(load_rds, spark, database, curated,
+                                                                          tmp_path, shipped_env, capfd):
+    load_rds.run_load(spark, _root(curated), SECRET)
+    before = checksums(database)
+    # golden, customers and purchases change; then feedback (switched fifth) breaks a CHECK constraint
+    broken = rewrite(curated, tmp_path / "broken", {
+        "customer360_golden": lambda f: f.assign(full_name="Half " + f.full_name.fillna("")),
+        "purchases": lambda f: f.iloc[: len(f) // 2],
+        "feedback": lambda f: f.assign(rating=[9] + list(f.rating[1:])),
+    })
+    metric = failures_metric()
+    with pytest.raises(psycopg.errors.CheckViolation, match="rating"):
+        load_rds.run_load(spark, _root(broken), SECRET)
+    assert checksums(database) == before  # every table as it was: the switch rolled back as one
+    assert failures_metric()[0] == metric[0] + 1
+    assert '"event": "load failed"' in capfd.readouterr().err
+
+    # the failed load's staging tables are dropped by the next load, which applies the good input cleanly
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'c360_staging'").fetchone()[0] > 0
+    load_rds.run_load(spark, _root(curated), SECRET)
+    assert checksums(database) == before
+
+
+def test_orphans_are_refused_before_commit(load_rds, spark, database, curated, tmp_path, shipped_env):
+    load_rds.run_load(spark, _root(curated), SECRET)
+    before = checksums(database)
+    orphaned = rewrite(curated, tmp_path / "orphaned", {"customer360_golden": lambda f: f.iloc[1:]})
+    with pytest.raises(load_rds.IntegrityError, match="without their parent"):
+        load_rds.run_load(spark, _root(orphaned), SECRET)
+    assert checksums(database) == before
+
+
+def test_transient_errors_are_retried_and_others_are_not(load_rds, database):
+    calls = []
+
+    def refused_twice():
+        calls.append(1)
+        if len(calls) < 3:  # a real refused connection (nothing listens on port 9)
+            return psycopg.connect("postgresql://x@127.0.0.1:9/x", connect_timeout=2)
+        return "connected"
+    assert load_rds.with_retries("test", refused_twice, attempts=3, base_delay=0.01) == "connected"
+    assert len(calls) == 3
+
+    def constraint():
+        calls.append(1)
+        with psycopg.connect(database) as conn:
+            conn.execute("SELECT 1/0")
+    calls.clear()
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        load_rds.with_retries("test", constraint, attempts=5, base_delay=0.01)
+    assert len(calls) == 1  # not transient: no retry
