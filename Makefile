@@ -23,7 +23,7 @@ NBSTRIP_KEYS := metadata.language_info metadata.papermill metadata.widgets metad
 	cell.metadata.ExecuteTime
 NOTEBOOKS := $(wildcard notebooks/*.ipynb) $(wildcard tests/notebooks/fixtures/*.ipynb)
 
-.PHONY: help setup demo test lint check-export export lambda-zip nb-clean check-notebooks lab generate bench lock clean \
+.PHONY: help setup demo dashboard test lint check-export export lambda-zip nb-clean check-notebooks lab generate bench lock clean \
 	local-up local-down local-status local-reset
 
 help: ## this list
@@ -38,13 +38,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m c360.cli setup-kernel
 	@touch $@
 
-setup: $(STAMP) ## create .venv, install pinned packages, Java 17 and PostgreSQL, the kernel's Glue magics
+setup: $(STAMP) ## create .venv, install pinned packages, Java 17, PostgreSQL and Chromium, the kernel's Glue magics
 	@bash tools/ensure-java.sh
 	@bash tools/ensure-postgres.sh
+	@bash tools/ensure-chromium.sh
 	@$(PY) -m c360.cli doctor
 
 demo: setup ## run the pipeline as far as it is built, on generated sample data
 	@$(PY) -m c360.demo --out "$(DEMO_DIR)"
+
+dashboard: setup ## write the four dashboards as one static HTML page from the database (after make demo); prints its path
+	@$(PY) -m c360.cli dashboard $(ARGS)
 
 test: setup lint check-export check-notebooks ## every test (unit, notebooks under papermill, end to end)
 	@bash tools/run-pytest.sh "$(PY)" $(PYTEST_ARGS)

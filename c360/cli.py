@@ -195,6 +195,29 @@ def _cmd_setup_kernel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    """The four dashboards as one static HTML page, read from the database."""
+    import psycopg
+
+    from c360 import dashboards
+
+    try:
+        dsn = dashboards.database_dsn(env=args.env, secret_id=args.secret_id)
+        data = dashboards.fetch(dsn, top_profiles=args.profiles)
+    except (dashboards.NoDatabase, psycopg.Error) as e:
+        print(f"c360 dashboard: {e}".rstrip(), file=sys.stderr)
+        return 1
+    if data.golden_rows == 0:
+        print("c360 dashboard: customer360_golden is empty: run the pipeline first (make demo)", file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else config.project_root() / dashboards.DEFAULT_HTML
+    path = dashboards.write_html(data, out)
+    print(f"{data.golden_rows:,} golden customers; dashboard written (open it in a browser, no server needed):",
+          file=sys.stderr)
+    print(path.resolve())
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     s = config.settings()
     print(json.dumps({"target": s.target, "region": s.region, "profile": s.profile,
@@ -291,6 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write the marked notebook cells to lambda/ and exported_jobs/")
     e.add_argument("--check", action="store_true", help="fail if re-exporting would change a file")
     e.set_defaults(func=_cmd_export)
+
+    dash = sub.add_parser("dashboard", help="write the four dashboards as one static HTML page; prints its path")
+    dash.add_argument("--out", help="the page to write (default: <project>/data/dashboard/customer360.html)")
+    dash.add_argument("--env", default="c360-dev", help="the env 00_provision used (to find the database secret)")
+    dash.add_argument("--secret-id", help="the database secret (default: 00_provision's)")
+    dash.add_argument("--profiles", type=int, default=200, help="customer profiles embedded for the search (top by "
+                                                                 "spend; default 200)")
+    dash.set_defaults(func=_cmd_dashboard)
 
     sub.add_parser("doctor", help="check Java, Spark's Python and the kernel").set_defaults(func=_cmd_doctor)
     sub.add_parser("setup-kernel", help="install the local Glue session magics").set_defaults(func=_cmd_setup_kernel)

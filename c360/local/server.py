@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox, rds, s3_events
+    from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox, quicksight, rds, s3_events
 
     s3_events.install(ctx)
     runner = lambda_runner.install(ctx)
@@ -62,11 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     glue_runner.install(ctx)
     alarms.install(ctx)
     servers = rds.install(ctx)
+    quicksight.install(ctx)
 
     info = {"pid": os.getpid(), "endpoint": ctx.endpoint, "port": args.port, "state_dir": str(state),
             "region": args.region, "clock_speed": args.clock_speed, "mailbox": str(box.root),
             "extensions": ["s3-events", "lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms",
-                           "rds-postgres", "persistence"],
+                           "rds-postgres", "quicksight", "persistence"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     app = _status_app(DomainDispatcherApplication(create_backend_app), info)
     server = make_server("127.0.0.1", args.port, app, threaded=True)

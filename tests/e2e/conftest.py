@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import socket
 import zipfile
 
 import pytest
+from helpers import DB_SECRET
 
-from c360 import config
+from c360 import aws, config
 from c360.local import stack
 
 CLOCK_SPEED = 600.0  # a minute of AWS time in 0.1 s: Lambda retry delays, alarm periods
@@ -42,3 +44,28 @@ def zip_code(files: dict[str, str]) -> bytes:
         for name, text in files.items():
             z.writestr(name, text)
     return buf.getvalue()
+
+
+
+@pytest.fixture(scope="session")
+def database(local_stack):
+    """A PostgreSQL instance and its secret; yields the DSN."""
+    rds, sm = aws.client("rds"), aws.client("secretsmanager")
+    password = "load-test-Pw-1"
+    rds.create_db_instance(DBInstanceIdentifier="load-test", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername="c360_admin", MasterUserPassword=password,
+                           DBName="customer360")
+    ep = rds.describe_db_instances(DBInstanceIdentifier="load-test")["DBInstances"][0]["Endpoint"]
+    sm.create_secret(Name=DB_SECRET, SecretString=json.dumps({
+        "engine": "postgres", "username": "c360_admin", "password": password, "host": ep["Address"],
+        "port": ep["Port"], "dbname": "customer360"}))
+    yield f"postgresql://c360_admin:{password}@{ep['Address']}:{ep['Port']}/customer360"
+    rds.delete_db_instance(DBInstanceIdentifier="load-test", SkipFinalSnapshot=True)
+    sm.delete_secret(SecretId=DB_SECRET, ForceDeleteWithoutRecovery=True)
+
+
+@pytest.fixture
+def shipped_env(monkeypatch):
+    """The shipped module makes plain boto3 clients: point them at the stack as the Glue runner does."""
+    for k, v in aws.subprocess_env().items():
+        monkeypatch.setenv(k, v)

@@ -10,6 +10,8 @@ from pathlib import Path
 from c360 import config
 from c360.local import stack
 
+DB_SECRET = "load-test/rds-master"  # the `database` fixture's secret (conftest.py)
+
 
 def wait(condition, timeout: float = 30.0, every: float = 0.2):
     """Poll `condition` until it returns something truthy; return that, or fail after `timeout` seconds."""
@@ -68,14 +70,10 @@ def curated_table(bucket: str, name: str, folder: Path):
 
 
 def database_dsn(secret_id: str) -> str:
-    """The DSN of the database a secret names (through the shipped load module's own parser)."""
-    import json
+    """The DSN of the database a secret names (the workbench's reader, the shipped module's parser)."""
+    from c360.dashboards import database_dsn as dsn
 
-    from c360 import aws
-    from c360.shipped import job_module
-
-    secret = json.loads(aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
-    return job_module("load_rds").dsn_from_secret(secret)
+    return dsn(secret_id=secret_id)
 
 
 GOLDEN_FIGURES = ("customer_id", "full_name", "email", "order_count", "total_spend", "avg_order_value",

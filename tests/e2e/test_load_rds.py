@@ -7,7 +7,6 @@ failure metric goes to the emulator's CloudWatch. Curated inputs are the job's o
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
@@ -18,6 +17,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import DB_SECRET as SECRET
 from helpers import golden_in_curated, golden_in_database
 
 from c360 import aws
@@ -25,31 +25,6 @@ from c360 import aws
 pytestmark = pytest.mark.e2e
 
 TABLES = ("customer360_golden", "customers", "purchases", "purchase_items", "feedback", "rejects")
-SECRET = "load-test/rds-master"
-
-
-@pytest.fixture(scope="module")
-def database(local_stack):
-    """A PostgreSQL instance and its secret; yields the DSN."""
-    rds, sm = aws.client("rds"), aws.client("secretsmanager")
-    password = "load-test-Pw-1"
-    rds.create_db_instance(DBInstanceIdentifier="load-test", Engine="postgres", DBInstanceClass="db.t3.micro",
-                           AllocatedStorage=20, MasterUsername="c360_admin", MasterUserPassword=password,
-                           DBName="customer360")
-    ep = rds.describe_db_instances(DBInstanceIdentifier="load-test")["DBInstances"][0]["Endpoint"]
-    sm.create_secret(Name=SECRET, SecretString=json.dumps({
-        "engine": "postgres", "username": "c360_admin", "password": password, "host": ep["Address"],
-        "port": ep["Port"], "dbname": "customer360"}))
-    yield f"postgresql://c360_admin:{password}@{ep['Address']}:{ep['Port']}/customer360"
-    rds.delete_db_instance(DBInstanceIdentifier="load-test", SkipFinalSnapshot=True)
-    sm.delete_secret(SecretId=SECRET, ForceDeleteWithoutRecovery=True)
-
-
-@pytest.fixture
-def shipped_env(monkeypatch):
-    """The shipped module makes plain boto3 clients: point them at the stack as the Glue runner does."""
-    for k, v in aws.subprocess_env().items():
-        monkeypatch.setenv(k, v)
 
 
 @pytest.fixture(scope="module")
