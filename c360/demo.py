@@ -14,8 +14,7 @@ from pathlib import Path
 from c360 import aws, config, environment
 
 NOT_BUILT = (
-    ("PostgreSQL load and dashboards (the RDS instance runs, empty; the golden table is in curated/ as Parquet)", 6),
-    ("monitoring notebook, the whole flow through papermill, reliability suite", 7),
+    ("monitoring notebook (50_monitoring: induced failures reaching the mailbox), reliability suite", 7),
 )
 
 
@@ -32,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
     root = config.project_root()
-    total = 7
+    total = 8
 
     ok, said = environment.check_java()
     _step(1, total, f"environment: {said.splitlines()[0]}")
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in sorted(invalid, key=lambda i: i["source_key"]):
         print(f"        {i['source_key']}: {int(i['validation_error_count'])} error(s), report {i['error_report']}")
 
-    _step(7, total, "waiting for the Glue job to complete every valid file (DQ results in the ledger)")
+    _step(7, total, "waiting for the Glue job to complete every valid file (curated/, PostgreSQL, DQ in the ledger)")
     done = _wait_for_glue(table, {i["record_id"] for i in valid}, aws.client("glue", settings),
                           outputs["glue_job"], timeout=900)
     for i in sorted(done.values(), key=lambda i: i["source_key"]):
@@ -109,13 +108,36 @@ def main(argv: list[str] | None = None) -> int:
     golden = _golden_rows(s3, outputs["bucket"])
     if golden is not None:
         print(f"      golden table: {golden:,} customers in s3://{outputs['bucket']}/curated/customer360_golden/")
+    loaded = _loaded_rows(settings, args.env)
+    if loaded is not None:
+        print(f"      PostgreSQL: {loaded['customer360_golden']:,} rows in customer360_golden; "
+              + ", ".join(f"{n:,} {t}" for t, n in loaded.items() if t != "customer360_golden"))
+
+    from c360 import dashboards
+
+    page = root / dashboards.DEFAULT_HTML
+    dashboard_ok = False
+    if loaded and loaded["customer360_golden"]:
+        _step(8, total, "dashboards with notebooks/40_dashboards.ipynb (papermill): charts, static page, QuickSight")
+        t = time.perf_counter()
+        try:
+            pm.execute_notebook(str(root / "notebooks" / "40_dashboards.ipynb"), str(executed / "40_dashboards.ipynb"),
+                                parameters={"env": args.env, "html_out": str(page)}, kernel_name="python3",
+                                cwd=str(root / "notebooks"), progress_bar=False)
+            dashboard_ok = page.is_file()
+            print(f"      done in {time.perf_counter() - t:.1f} s: dashboard page {page}")
+        except pm.PapermillExecutionError as e:
+            print(f"      40_dashboards failed: {e.ename}: {e.evalue}", file=sys.stderr)
+    else:
+        _step(8, total, "dashboards: skipped, the golden table is not in PostgreSQL")
 
     status = stack.status(settings)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Where to look:")
     rows = [
         (f"{out}/raw/", "the generated files (as uploaded to the bucket's raw/)"),
         (f"{out}/manifest.json", "what was generated and every defect injected, per file"),
-        (f"{executed}/00_provision.ipynb", "the executed provisioning notebook"),
+        (f"{executed}/", "the executed notebooks (00_provision, 40_dashboards)"),
+        (str(page), "the dashboards: one HTML page, open it in a browser (make dashboard rewrites it)"),
         (str(outputs_path(settings, args.env)), "names and ARNs of every resource"),
         (status["mailbox"], f"SNS e-mail (Maildir, {status['mailbox_messages']} messages)"),
         (status["log"], "the emulator's log"),
@@ -136,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nFAILED: the Glue job completed {len(done)} of {len(valid)} valid files in time (its logs: "
               f"CloudWatch /aws-glue/jobs/{outputs['glue_job']})", file=sys.stderr)
         return 1
+    if loaded is None or loaded["customer360_golden"] != golden:
+        print(f"\nFAILED: PostgreSQL holds {loaded and loaded['customer360_golden']} golden rows, curated/ {golden}",
+              file=sys.stderr)
+        return 1
+    if not dashboard_ok:
+        print(f"\nFAILED: 40_dashboards did not write {page} (see {executed}/40_dashboards.ipynb)", file=sys.stderr)
+        return 1
+    print(f"\ngolden customers in PostgreSQL: {loaded['customer360_golden']:,}; dashboard: {page}")
     return 0
 
 
@@ -179,6 +209,21 @@ def _golden_rows(s3, bucket: str) -> int | None:
             s3.download_file(bucket, key, path)
             total += pq.ParquetFile(path).metadata.num_rows
         return total
+
+
+def _loaded_rows(settings, env: str) -> dict[str, int] | None:
+    """Row counts of the loaded tables, None when the database cannot be read."""
+    import psycopg
+
+    from c360 import dashboards
+
+    try:
+        with psycopg.connect(dashboards.database_dsn(settings, env), connect_timeout=10) as conn:
+            return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                    for t in ("customer360_golden", "customers", "purchases", "feedback", "rejects")}
+    except (dashboards.NoDatabase, psycopg.Error) as e:
+        print(f"      PostgreSQL: cannot read the loaded tables: {e}", file=sys.stderr)
+        return None
 
 
 def _scan(table):

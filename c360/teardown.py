@@ -158,6 +158,12 @@ class Teardown:
             ("secret", n["secret"], lambda: self.client("secretsmanager").describe_secret(SecretId=n["secret"])),
         ]
         checks += [("iam role", r, lambda r=r: self.client("iam").get_role(RoleName=r)) for r in n["roles"]]
+        if n["quicksight"]:
+            qs = self.client("quicksight")
+            account = self.client("sts").get_caller_identity()["Account"]
+            for kind, key in (("dashboard", "DashboardId"), ("data_set", "DataSetId"), ("data_source", "DataSourceId")):
+                checks += [(f"quicksight {kind}", i, lambda k=kind, key=key, i=i: getattr(qs, f"describe_{k}")(
+                    AwsAccountId=account, **{key: i})) for i in n["quicksight"].get(f"{kind}s", [])]
         for kind, name, fn in checks:
             if _get(fn) is not None:
                 left.append(f"{kind} {name}")

@@ -478,7 +478,7 @@ def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | No
             rows[table.name] = sum(staged[table.name].values())
             log("staged", table=table.name, rows=rows[table.name], partitions=len(staged[table.name]),
                 seconds=round(time.monotonic() - t0, 2))
-        t0 = time.monotonic()
+        stage_seconds, t0 = time.monotonic() - started, time.monotonic()
 
         def do_switch():
             nonlocal conn
@@ -487,11 +487,13 @@ def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | No
                 _hold_load_lock(conn)
             return switch(conn, staged, load_id, tables)
         changes = with_retries("switch", do_switch)
-        log("switched", seconds=round(time.monotonic() - t0, 2), changes=changes)
+        switch_seconds = time.monotonic() - t0
+        log("switched", seconds=round(switch_seconds, 2), changes=changes)
         drop_staging(conn, load_id)
     finally:
         conn.close()  # also releases the load lock
-    return {"rows": rows, "changes": changes, "seconds": round(time.monotonic() - started, 2)}
+    return {"rows": rows, "changes": changes, "seconds": round(time.monotonic() - started, 2),
+            "stage_seconds": round(stage_seconds, 2), "switch_seconds": round(switch_seconds, 2)}
 
 
 def put_write_failures(value: float, namespace: str = "Customer360") -> None:

@@ -1,8 +1,9 @@
 """QuickSight extension: the delete and describe calls that 99_teardown needs and moto lacks.
 
 moto 5.2.5 stores data sources, data sets and dashboards (create, describe dashboard, delete data source) but has
-no `DeleteDashboard`, `DeleteDataSet` or `DescribeDataSet`; without them the teardown of 40_dashboards' objects
-could not be tested locally. Each is added to moto's backend and response class, answering as AWS documents.
+no `DeleteDashboard`, `DeleteDataSet` or `DescribeDataSet` (not even a route to a data set's path); without them
+40_dashboards could not tell an existing data set from a missing one, and the teardown of its objects could not be
+tested locally. Each is added to moto's routes, backend and response class, answering as AWS documents.
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ def _not_found(kind: str, ident: str):
 
 
 def install(ctx: EmulatorContext) -> None:
+    from moto.quicksight import urls
     from moto.quicksight.models import QuickSightBackend
     from moto.quicksight.responses import QuickSightResponse
+
+    # moto routes only /data-sets and its ingestions: add the data set's own path (describe, delete)
+    urls.url_paths.setdefault(r"{0}/accounts/(?P<account_id>[\d]+)/data-sets/(?P<datasetid>[^/.]+)$",
+                              QuickSightResponse.dispatch)
 
     def delete_dashboard(self, aws_account_id: str, dashboard_id: str):
         found = self.dashboards.pop(dashboard_id, None)

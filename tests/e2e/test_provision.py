@@ -274,10 +274,27 @@ def test_reprocess_puts_a_corrected_file_back_through_raw(provisioned, tmp_path)
     assert refused.returncode == 2 and "not a refused file" in refused.stderr
 
 
+def test_40_dashboards_draws_from_the_database_and_records_its_quicksight_objects(root, provisioned, tmp_path):
+    page = tmp_path / "dash.html"
+    out = _run(root, tmp_path, "40_dashboards.ipynb", "40.ipynb", env=ENV, html_out=str(page))
+    golden = len(golden_in_database(database_dsn(f"{ENV}-rds-master")))
+    assert f"{golden:,} golden customers" in out and f"dashboard page: {page}" in out and page.stat().st_size > 1e6
+    recorded = json.loads(outputs_path(config.settings(), ENV).read_text())["quicksight"]
+    account = aws.client("sts").get_caller_identity()["Account"]
+    qs = aws.client("quicksight")
+    dashboard = qs.describe_dashboard(AwsAccountId=account, DashboardId=recorded["dashboards"][0])["Dashboard"]
+    assert dashboard["Name"] == "Customer 360"
+    assert qs.describe_data_set(AwsAccountId=account, DataSetId=recorded["data_sets"][0])["DataSet"]
+    again = _run(root, tmp_path, "40_dashboards.ipynb", "40-again.ipynb", env=ENV, html_out=str(page))
+    assert "unchanged" in again and "created" not in again  # idempotent, like 00_provision
+
+
 def test_teardown_leaves_nothing(root, provisioned):
     tmp, _, _ = provisioned
+    recorded = json.loads(outputs_path(config.settings(), ENV).read_text()).get("quicksight", {})
     text = _run(root, tmp, "99_teardown.ipynb", "99.ipynb", env=ENV, bucket="c360-test-lake")
     assert "nothing left" in text
+    assert all(f"quicksight {k[:-1]}" in text for k in recorded)  # 40_dashboards' objects were deleted too
     assert not outputs_path(config.settings(), ENV).exists()
     again = _run(root, tmp, "99_teardown.ipynb", "99-again.ipynb", env=ENV, bucket="c360-test-lake")
     assert "already gone" in again and "nothing left" in again
