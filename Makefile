@@ -84,6 +84,7 @@ bench: setup ## benchmarks (not part of make test)
 	$(PY) bench/generate_bench.py $(ARGS)
 	$(PY) bench/validate_bench.py
 	$(PY) bench/etl_bench.py
+	$(PY) bench/load_bench.py
 
 lock: ## re-resolve every pinned package from pyproject.toml into constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

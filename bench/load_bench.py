@@ -74,10 +74,12 @@ def bare_copy(dsn: str, curated: Path, tables) -> dict:
                 import pyarrow as pa
 
                 data = data.append_column("reject_id", pa.array([f"r{i}" for i in range(data.num_rows)]))
-            buf = io.BytesIO()
-            pacsv.write_csv(data.select(list(t.columns)), buf, pacsv.WriteOptions(include_header=False))
             with conn.cursor().copy(f"COPY bare_{t.name} ({', '.join(t.columns)}) FROM STDIN (FORMAT csv)") as cp:
-                cp.write(buf.getbuffer())
+                for batch in data.select(list(t.columns)).to_batches():
+                    if batch.num_rows:  # batch by batch: pyarrow 22 garbles a table whose first chunk is empty
+                        buf = io.BytesIO()
+                        pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
+                        cp.write(buf.getbuffer())
             rows += data.num_rows
         seconds = time.perf_counter() - start
         for t in tables:

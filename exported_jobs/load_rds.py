@@ -299,7 +299,6 @@ def staging_name(table: Table, load_id: str, part: int) -> str:
 
 def copy_batches(conn, target, columns: tuple[str, ...], batches) -> int:
     """Stream Arrow record batches into `target` (a psycopg.sql Composable) with COPY ... FORMAT csv."""
-    import pyarrow as pa
     import pyarrow.csv as pacsv
     from psycopg import sql
 
@@ -309,10 +308,10 @@ def copy_batches(conn, target, columns: tuple[str, ...], batches) -> int:
         target, sql.SQL(", ").join(map(sql.Identifier, columns)))
     with conn.cursor().copy(stmt) as copy:
         for batch in batches:
-            if batch.num_rows == 0:
+            if batch.num_rows == 0:  # also: pyarrow 22 writes a table whose first chunk is empty as garbage
                 continue
             buf = io.BytesIO()
-            pacsv.write_csv(pa.Table.from_batches([batch]), buf, options)
+            pacsv.write_csv(batch, buf, options)  # one batch, never a multi-chunk table (see above)
             copy.write(buf.getbuffer())
             rows += batch.num_rows
     return rows

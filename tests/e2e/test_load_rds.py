@@ -184,3 +184,16 @@ def test_transient_errors_are_retried_and_others_are_not(load_rds, database):
     with pytest.raises(psycopg.errors.DivisionByZero):
         load_rds.with_retries("test", constraint, attempts=5, base_delay=0.01)
     assert len(calls) == 1  # not transient: no retry
+
+
+def test_copy_keeps_nulls_empty_strings_and_awkward_text_apart(load_rds, database):
+    from psycopg import sql
+
+    values = [None, "", '"', "a,b", "line\nbreak\r\nx", "\\N", "tab\there", "ünï €", "'; DROP TABLE x;--", " "]
+    batches = [pa.record_batch({"k": pa.array([], pa.int32()), "v": pa.array([], pa.string())}),  # empty first
+               pa.record_batch({"k": pa.array(range(len(values)), pa.int32()), "v": pa.array(values)})]
+    with psycopg.connect(database) as conn:
+        conn.execute("CREATE TEMP TABLE t (k integer, v text)")
+        assert load_rds.copy_batches(conn, sql.Identifier("t"), ("k", "v"), batches) == len(values)
+        stored = [v for _, v in conn.execute("SELECT k, v FROM t ORDER BY k")]
+    assert stored == values  # NULL stays NULL, "" stays "", the rest byte for byte
