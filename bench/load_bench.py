@@ -111,7 +111,7 @@ def main() -> int:
     try:
         os.environ.update(aws.subprocess_env(settings))
         rds, sm = aws.client("rds"), aws.client("secretsmanager")
-        password = "bench-Pw-1"
+        password = "bench-Pw-1"  # pragma: allowlist secret
         rds.create_db_instance(DBInstanceIdentifier="bench", Engine="postgres", DBInstanceClass="db.t3.micro",
                                AllocatedStorage=20, MasterUsername="c360_admin", MasterUserPassword=password,
                                DBName="customer360")

@@ -20,7 +20,7 @@ DEFAULT_LOCAL_PORT = 4566
 LOCAL_HOST = "127.0.0.1"
 # The emulator accepts any credentials; these keep boto3 from looking for real ones.
 LOCAL_ACCESS_KEY = "testing"
-LOCAL_SECRET_KEY = "testing"
+LOCAL_SECRET_KEY = "testing"  # pragma: allowlist secret
 
 
 def project_root() -> Path:

@@ -944,16 +944,16 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             pending=sum(f.status == "PENDING" for f in files))
         out = transform(spark, files, rulesets, rates, now, args.get("sentiment_analyzer", "textblob"))
         write_curated(spark, out, output_root, files)
+        if table is not None and args.get("metrics_namespace"):  # what the data says, whatever the load does next
+            import boto3
+
+            boto3.client("cloudwatch").put_metric_data(Namespace=args["metrics_namespace"], MetricData=[
+                {"MetricName": "DqFailurePercent", "Value": failure_percent(out), "Unit": "Percent"}])
         if args.get("secret_id"):  # before the ledger: a file is complete once its records are in the database
             summary["load"] = load_database(spark, args, f"{output_root}curated/")
         if table is not None:
             summary["updated"] += complete_ledger(table, files, out, threshold, run_id,
                                                   datetime.now(UTC).isoformat(timespec="seconds"))
-        if table is not None and args.get("metrics_namespace"):
-            import boto3
-
-            boto3.client("cloudwatch").put_metric_data(Namespace=args["metrics_namespace"], MetricData=[
-                {"MetricName": "DqFailurePercent", "Value": failure_percent(out), "Unit": "Percent"}])
         handled |= {f.record_id for f in files if f.record_id}
         summary.update(dq_failure_percent=failure_percent(out), **out.totals)
         if table is None:

@@ -51,7 +51,7 @@ def zip_code(files: dict[str, str]) -> bytes:
 def database(local_stack):
     """A PostgreSQL instance and its secret; yields the DSN."""
     rds, sm = aws.client("rds"), aws.client("secretsmanager")
-    password = "load-test-Pw-1"
+    password = "load-test-Pw-1"  # pragma: allowlist secret
     rds.create_db_instance(DBInstanceIdentifier="load-test", Engine="postgres", DBInstanceClass="db.t3.micro",
                            AllocatedStorage=20, MasterUsername="c360_admin", MasterUserPassword=password,
                            DBName="customer360")

@@ -10,7 +10,7 @@ from pathlib import Path
 from c360 import config
 from c360.local import stack
 
-DB_SECRET = "load-test/rds-master"  # the `database` fixture's secret (conftest.py)
+DB_SECRET = "load-test/rds-master"  # the `database` fixture's secret (conftest.py)  # pragma: allowlist secret
 
 
 def wait(condition, timeout: float = 30.0, every: float = 0.2):
