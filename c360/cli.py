@@ -236,6 +236,13 @@ def _cmd_local(args: argparse.Namespace) -> int:
             result = stack.up(s, clock_speed=args.clock_speed)
         elif args.action == "down":
             result = stack.down(s)
+        elif args.action == "clock":
+            if not args.clock_speed:
+                print("c360 local clock: give --clock-speed N (AWS seconds per real second)", file=sys.stderr)
+                return 2
+            speed = stack.set_clock(s, args.clock_speed)
+            print(f"local AWS stack clock: {speed:g} AWS seconds per real second")
+            return 0
         elif args.action == "reset":
             removed = stack.reset(s)
             result = stack.status(s)
@@ -328,9 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the resolved settings as JSON").set_defaults(func=_cmd_config)
 
     loc = sub.add_parser("local", help="the local AWS stack (emulator, PostgreSQL, mailbox)")
-    loc.add_argument("action", choices=("up", "down", "status", "reset"))
+    loc.add_argument("action", choices=("up", "down", "status", "reset", "clock"))
     loc.add_argument("--json", action="store_true", help="machine-readable status")
-    loc.add_argument("--clock-speed", type=float, help="with up: AWS seconds per real second (tests use 60+)")
+    loc.add_argument("--clock-speed", type=float, help="with up or clock: AWS seconds per real second (tests use 60+)")
     loc.set_defaults(func=_cmd_local)
     return parser
 

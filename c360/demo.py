@@ -14,7 +14,8 @@ from pathlib import Path
 from c360 import aws, config, environment
 
 NOT_BUILT = (
-    ("monitoring notebook (50_monitoring: induced failures reaching the mailbox), reliability suite", 7),
+    ("50_monitoring as a demo stage (it exists: run it in JupyterLab after `c360 local clock --clock-speed 10`), "
+     "the reliability suite", 7),
 )
 
 

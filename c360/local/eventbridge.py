@@ -17,20 +17,52 @@ OURS = ("sns", "lambda")
 _swap = threading.Lock()
 
 
-def _payload(target: dict, event: dict):
-    from moto.events.utils import EventTemplateParser
+def _path(event: dict, path: str):
+    value = event
+    for part in path.lstrip("$").strip(".").split("."):
+        if part:
+            value = value.get(part) if isinstance(value, dict) else None
+    return value
 
+
+def transform(template: str, paths: dict[str, str], event: dict):
+    """An InputTransformer's output, as EventBridge builds it: a value placed inside a JSON string is inserted
+    escaped (quotes, backslashes and newlines in a Glue error message stay text), elsewhere as JSON; the result is
+    parsed when it is JSON, else delivered as the text it is. (moto's parser pasted values raw, so an error message
+    with a quote broke the template and the alert.)"""
+    out, in_string, i = [], False, 0
+    while i < len(template):
+        ch = template[i]
+        if ch == "<":
+            end = template.find(">", i)
+            name = template[i + 1:end] if end > 0 else ""
+            if name in paths:
+                value = _path(event, paths[name])
+                if in_string:
+                    text = value if isinstance(value, str) else json.dumps(value)
+                    out.append(json.dumps(text)[1:-1])
+                else:
+                    out.append(json.dumps(value))
+                i = end + 1
+                continue
+        if ch == '"' and (i == 0 or template[i - 1] != "\\"):
+            in_string = not in_string
+        out.append(ch)
+        i += 1
+    text = "".join(out)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _payload(target: dict, event: dict):
     if "Input" in target:
         return json.loads(target["Input"]) if target["Input"].strip().startswith(("{", "[")) else target["Input"]
     if "InputPath" in target:
-        value = event
-        for part in target["InputPath"].lstrip("$").strip(".").split("."):
-            if part:
-                value = value.get(part) if isinstance(value, dict) else None
-        return value
+        return _path(event, target["InputPath"])
     transformer = target.get("InputTransformer", {})
-    return EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
-                                     input_paths_map=transformer.get("InputPathsMap", {}), event=event)
+    return transform(transformer.get("InputTemplate", ""), transformer.get("InputPathsMap", {}), event)
 
 
 def install(ctx: EmulatorContext, runner) -> None:

@@ -1,8 +1,10 @@
-"""What survives `c360 local down` then `up`: S3 buckets and objects, DynamoDB tables and items.
+"""What survives `c360 local down` then `up`: S3 buckets and objects, DynamoDB tables and items, secrets.
 
 moto keeps everything in memory. On shutdown the emulator writes a snapshot under `<state>/snapshot/`
 through its own API; on start it replays it before it reports ready. Other resources (functions, jobs,
-topics, alarms, ...) are re-created by running 00_provision again (DESIGN.md allows it).
+topics, alarms, ...) are re-created by running 00_provision again (DESIGN.md allows it). Secrets are kept because
+the local PostgreSQL keeps its data and master password: a re-created secret would hold a new password the server
+does not know (the snapshot file is readable by its owner only).
 
 Differences from AWS: only the current version of each object is kept (older versions and their version
 ids are not: a restored object gets a new version id); bucket settings kept are versioning, encryption,
@@ -39,7 +41,7 @@ def snapshot(ctx: EmulatorContext) -> dict:
     work = ctx.state_dir / "snapshot.new"
     shutil.rmtree(work, ignore_errors=True)
     (work / "s3").mkdir(parents=True)
-    counts = {"buckets": 0, "objects": 0, "tables": 0, "items": 0}
+    counts = {"buckets": 0, "objects": 0, "tables": 0, "items": 0, "secrets": 0}
     s3 = aws.client("s3", ctx.settings())
     buckets = []
     for b in s3.list_buckets().get("Buckets", []):
@@ -88,7 +90,20 @@ def snapshot(ctx: EmulatorContext) -> dict:
         tables.append({"Spec": spec, "Items": items})
         counts["tables"] += 1
         counts["items"] += len(items)
-    (work / "snapshot.json").write_text(json.dumps({"buckets": buckets, "tables": tables}, default=str))
+    sm = aws.client("secretsmanager", ctx.settings())
+    secrets = []
+    for page in sm.get_paginator("list_secrets").paginate():
+        for meta in page.get("SecretList", []):
+            try:
+                value = sm.get_secret_value(SecretId=meta["ARN"])
+            except ClientError:
+                continue  # scheduled for deletion, or no value yet
+            secrets.append({"Name": meta["Name"], "SecretString": value.get("SecretString", ""),
+                            "Description": meta.get("Description", ""), "Tags": meta.get("Tags", [])})
+    counts["secrets"] = len(secrets)
+    index = work / "snapshot.json"
+    index.touch(mode=0o600)
+    index.write_text(json.dumps({"buckets": buckets, "tables": tables, "secrets": secrets}, default=str))
     shutil.rmtree(final, ignore_errors=True)
     work.rename(final)
     return counts
@@ -98,7 +113,7 @@ def restore(ctx: EmulatorContext) -> dict:
     """Replay <state>/snapshot into a fresh emulator. Objects go in before notifications are switched on."""
     folder = ctx.state_dir / "snapshot"
     index = folder / "snapshot.json"
-    counts = {"buckets": 0, "objects": 0, "tables": 0, "items": 0}
+    counts = {"buckets": 0, "objects": 0, "tables": 0, "items": 0, "secrets": 0}
     if not index.is_file():
         return counts
     data = json.loads(index.read_text())
@@ -134,6 +149,15 @@ def restore(ctx: EmulatorContext) -> dict:
                 {"PutRequest": {"Item": item}} for item in items[i:i + 25]]})
         counts["tables"] += 1
         counts["items"] += len(items)
+    sm = aws.client("secretsmanager", ctx.settings())
+    for secret in data.get("secrets", []):
+        kwargs = {"Name": secret["Name"], "SecretString": secret["SecretString"]}
+        if secret.get("Description"):
+            kwargs["Description"] = secret["Description"]
+        if secret.get("Tags"):
+            kwargs["Tags"] = secret["Tags"]
+        sm.create_secret(**kwargs)
+        counts["secrets"] += 1
     return counts
 
 

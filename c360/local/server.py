@@ -22,14 +22,29 @@ from pathlib import Path
 from c360.local import emulator_context, persistence
 
 STATUS_PATH = "/_c360/status"
+CLOCK_PATH = "/_c360/clock"  # POST {"speed": N}: change the clock of a running emulator (tests slow it down)
 
 
-def _status_app(app, info: dict):
+def _status_app(app, info: dict, ctx=None):
+    def reply(start_response, status: str, payload: dict):
+        body = json.dumps(payload).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
     def wsgi(environ, start_response):
-        if environ.get("PATH_INFO") == STATUS_PATH:
-            body = json.dumps(info).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+        path = environ.get("PATH_INFO")
+        if path == STATUS_PATH:
+            return reply(start_response, "200 OK", info)
+        if path == CLOCK_PATH and ctx is not None and environ.get("REQUEST_METHOD") == "POST":
+            try:
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                speed = float(json.loads(environ["wsgi.input"].read(size))["speed"])
+                if not 0 < speed <= 100_000:
+                    raise ValueError("speed must be > 0 and <= 100000")
+            except (ValueError, KeyError, TypeError) as e:
+                return reply(start_response, "400 Bad Request", {"error": f"{type(e).__name__}: {e}"})
+            ctx.clock_speed = info["clock_speed"] = speed  # read live by retries, alarm periods, Glue timeouts
+            return reply(start_response, "200 OK", {"clock_speed": speed})
         return app(environ, start_response)
 
     return wsgi
@@ -69,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             "extensions": ["s3-events", "lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms",
                            "rds-postgres", "quicksight", "persistence"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    app = _status_app(DomainDispatcherApplication(create_backend_app), info)
+    app = _status_app(DomainDispatcherApplication(create_backend_app), info, ctx)
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="c360-emulator", daemon=True)
     thread.start()

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def _probe(port: int) -> dict | None:
             return json.loads(r.read())
     except OSError:
         return None
+
+
+def set_clock(s: config.Settings | None = None, speed: float = 1.0) -> float:
+    """Change the running emulator's clock speed (AWS seconds per real second); returns the new speed."""
+    s = s or config.settings(target=config.LOCAL)
+    if not status(s)["running"]:
+        raise StackError(f"no local stack with state {s.state_dir} is running")
+    req = urllib.request.Request(f"http://{config.LOCAL_HOST}:{_port(s)}/_c360/clock", method="POST",
+                                 data=json.dumps({"speed": speed}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())["clock_speed"]
+    except urllib.error.HTTPError as e:
+        raise StackError(f"the emulator refused clock speed {speed}: {e.read().decode(errors='replace')}") from e
 
 
 def status(s: config.Settings | None = None) -> dict:

@@ -155,8 +155,11 @@ def test_eventbridge_rule_delivers_to_sns_with_input_transformer(local_stack):
     assert "Glue job customer360-etl ended FAILED" in body(new[0])
 
 
-def test_s3_objects_and_dynamodb_items_survive_down_and_up(local_stack):
+def test_s3_objects_dynamodb_items_and_secrets_survive_down_and_up(local_stack):
     s3, ddb = aws.client("s3"), aws.client("dynamodb")
+    kept_secret = '{"password": "kept-1"}'  # pragma: allowlist secret
+    aws.client("secretsmanager").create_secret(Name="persist/db", SecretString=kept_secret,
+                                               Description="survives a restart")
     s3.create_bucket(Bucket="persist-me")
     s3.put_bucket_versioning(Bucket="persist-me", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="persist-me", Key="raw/a/b.json", Body=b'{"x": 1}', Metadata={"source": "test"})
@@ -174,6 +177,10 @@ def test_s3_objects_and_dynamodb_items_survive_down_and_up(local_stack):
     assert aws.client("s3").get_bucket_versioning(Bucket="persist-me")["Status"] == "Enabled"
     items = aws.client("dynamodb").scan(TableName="persist_table")["Items"]
     assert sorted(int(i["n"]["N"]) for i in items) == list(range(60))
+    # the local PostgreSQL keeps its master password across a restart, so its secret must stay too
+    assert aws.client("secretsmanager").get_secret_value(SecretId="persist/db")["SecretString"] == kept_secret
+    snapshot = local_stack.state_dir / "snapshot" / "snapshot.json"
+    assert snapshot.stat().st_mode & 0o077 == 0  # it holds secrets: its owner only
 
 
 def test_sns_and_eventbridge_deliver_to_lambda_and_sqs(local_stack):

@@ -289,6 +289,24 @@ def test_40_dashboards_draws_from_the_database_and_records_its_quicksight_object
     assert "unchanged" in again and "created" not in again  # idempotent, like 00_provision
 
 
+def test_50_monitoring_induces_each_failure_and_every_alert_arrives(root, provisioned, tmp_path):
+    from c360.local import stack
+
+    # Lambda errors count per 60 s of AWS time, and one invocation takes about a real second: at the suite's 600x
+    # no minute could hold more than one error, so this notebook runs at 10x (retries 6 s and 12 s, periods 6 s).
+    settings = config.settings()
+    stack.set_clock(settings, 10)
+    try:
+        out = _run(root, tmp_path, "50_monitoring.ipynb", "50.ipynb", env=ENV, bad_feedback_rows=1500,
+                   timeout_s=600)
+    finally:
+        stack.set_clock(settings, 600)
+    for alarm in ("lambda-errors", "dlq-depth", "rds-write-failures", "dq-failure-percent"):
+        assert f'ALARM: "{ENV}-{alarm}"' in out, alarm  # each alert arrived in the mailbox
+    assert "ended FAILED" in out and "every alarm OK again" in out
+    assert "every file routed; both alarms OK" in out and "feedback rows are in PostgreSQL" in out
+
+
 def test_teardown_leaves_nothing(root, provisioned):
     tmp, _, _ = provisioned
     recorded = json.loads(outputs_path(config.settings(), ENV).read_text()).get("quicksight", {})
