@@ -61,7 +61,9 @@ def _payload(target: dict, event: dict):
         return json.loads(target["Input"]) if target["Input"].strip().startswith(("{", "[")) else target["Input"]
     if "InputPath" in target:
         return _path(event, target["InputPath"])
-    transformer = target.get("InputTransformer", {})
+    transformer = target.get("InputTransformer")
+    if not transformer:  # no input settings: the matched event itself
+        return event
     return transform(transformer.get("InputTemplate", ""), transformer.get("InputPathsMap", {}), event)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -282,8 +283,16 @@ def _has_traceback(lines: list[str]) -> bool:
     return any(line.startswith("Traceback (most recent call last)") for line in lines)
 
 
+_LOG_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ")  # a Spark log line interleaved with a traceback
+
+
 def _error_message(stderr: list[str], rc: int) -> str:
     """The Python exception line, as Glue's ErrorMessage shows it, else the last error-looking line."""
+    starts = [i for i, line in enumerate(stderr) if line.startswith("Traceback (most recent call last)")]
+    if starts:  # the line after the last traceback's frames: "module.Exception: message", whatever its name
+        for line in stderr[starts[-1] + 1:]:
+            if line.strip() and not line[0].isspace() and not _LOG_LINE.match(line):
+                return line.strip()[:1000]
     for line in reversed(stderr):
         s = line.strip()
         if s and not s.startswith(("at ", "File ", "^", "~")) and (

@@ -23,3 +23,9 @@ def test_values_outside_strings_are_json_and_an_object_template_stays_an_object(
 
 def test_a_template_that_is_not_json_is_delivered_as_text():
     assert transform("job <job> is <state>", PATHS, EVENT) == 'job "customer360-etl" is "FAILED"'
+
+
+def test_a_target_without_input_settings_gets_the_event_itself():
+    from c360.local.eventbridge import _payload
+
+    assert _payload({"Id": "t", "Arn": "arn:aws:sns:us-east-1:123456789012:t"}, EVENT) == EVENT
