@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"        {i['source_key']:45s} {int(i.get('records_read', 0)):>6,} records  "
               f"{int(i.get('error_count', 0)):>4} with DQ errors  dq_score {float(i.get('dq_score', 0)):6.2f}  "
               f"{i['status']}")
-    golden = _golden_rows(s3, outputs["bucket"])
+    _wait_for_runs_to_end(aws.client("glue", settings), outputs["glue_job"], timeout=300)
+    golden = _golden_rows(s3, outputs["bucket"])  # written back to S3 when the run ends, after the ledger
     if golden is not None:
         print(f"      golden table: {golden:,} customers in s3://{outputs['bucket']}/curated/customer360_golden/")
     loaded = _loaded_rows(settings, args.env)
@@ -191,6 +192,19 @@ def _wait_for_glue(table, wanted: set[str], glue, job: str, timeout: float) -> d
             time.sleep(2)
     print()
     return done
+
+
+def _wait_for_runs_to_end(glue, job: str, timeout: float) -> None:
+    """The run that completed the ledger items may still look for late files and write curated/ back."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = glue.get_job_runs(JobName=job).get("JobRuns", [])
+        active = [r["Id"][:10] for r in runs if r["JobRunState"] in ("STARTING", "RUNNING", "STOPPING", "WAITING")]
+        if not active:
+            return
+        print(f"\r      waiting for run {', '.join(active)} to end   ", end="", flush=True)
+        time.sleep(2)
+    print()
 
 
 def _golden_rows(s3, bucket: str) -> int | None:
