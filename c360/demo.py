@@ -196,15 +196,17 @@ def _wait_for_glue(table, wanted: set[str], glue, job: str, timeout: float) -> d
 
 def _wait_for_runs_to_end(glue, job: str, timeout: float) -> None:
     """The run that completed the ledger items may still look for late files and write curated/ back."""
-    deadline = time.monotonic() + timeout
+    deadline, shown = time.monotonic() + timeout, False
     while time.monotonic() < deadline:
         runs = glue.get_job_runs(JobName=job).get("JobRuns", [])
         active = [r["Id"][:10] for r in runs if r["JobRunState"] in ("STARTING", "RUNNING", "STOPPING", "WAITING")]
         if not active:
-            return
+            break
         print(f"\r      waiting for run {', '.join(active)} to end   ", end="", flush=True)
+        shown = True
         time.sleep(2)
-    print()
+    if shown:
+        print()
 
 
 def _golden_rows(s3, bucket: str) -> int | None:
