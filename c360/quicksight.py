@@ -97,48 +97,44 @@ def ensure_quicksight(p: Provisioner, principal_arn: str = "", vpc_connection_ar
            "dashboards": [p.cfg.name("customer360")]}
     source_id, set_id, dash_id = ids["data_sources"][0], ids["data_sets"][0], ids["dashboards"][0]
 
-    found = _get(lambda: qs.describe_data_source(AwsAccountId=account, DataSourceId=source_id)["DataSource"])
-    if found is None:
-        kwargs = {"AwsAccountId": account, "DataSourceId": source_id, "Name": "Customer 360 database",
-                  "Type": "POSTGRESQL",
-                  "DataSourceParameters": {"RdsParameters": {"InstanceId": o.get("db_instance", p.cfg.db_instance),
-                                                             "Database": p.cfg.db_name}},
-                  "Credentials": {"SecretArn": o.get("secret_arn") or p.arn("secretsmanager",
-                                                                           f"secret:{p.cfg.name('rds-master')}")},
-                  "Permissions": permissions("data_source"), "SslProperties": {"DisableSsl": False},
-                  "Tags": [{"Key": k, "Value": v} for k, v in p.cfg.tags.items()]}
-        if vpc_connection_arn:
-            kwargs["VpcConnectionProperties"] = {"VpcConnectionArn": vpc_connection_arn}
-        source_arn = qs.create_data_source(**kwargs).get("Arn") or p.arn("quicksight", f"datasource/{source_id}")
-        p.record("quicksight data source", source_id, "created", source_arn, "PostgreSQL via the RDS secret")
-    else:
-        source_arn = found["Arn"]
-        p.record("quicksight data source", source_id, "unchanged", source_arn)
+    tags = [{"Key": k, "Value": v} for k, v in p.cfg.tags.items()]
 
-    found = _get(lambda: qs.describe_data_set(AwsAccountId=account, DataSetId=set_id)["DataSet"])
-    if found is None:
-        set_arn = qs.create_data_set(
-            AwsAccountId=account, DataSetId=set_id, Name="customer360_golden", ImportMode="DIRECT_QUERY",
-            PhysicalTableMap={"golden": {"RelationalTable": {
-                "DataSourceArn": source_arn, "Schema": "public", "Name": "customer360_golden",
-                "InputColumns": [{"Name": c, "Type": t} for c, t in GOLDEN_COLUMNS.items()]}}},
-            Permissions=permissions("data_set"),
-            Tags=[{"Key": k, "Value": v} for k, v in p.cfg.tags.items()]).get("Arn") or p.arn(
-            "quicksight", f"dataset/{set_id}")
-        p.record("quicksight data set", set_id, "created", set_arn, "customer360_golden, direct query")
-    else:
-        set_arn = found["Arn"]
-        p.record("quicksight data set", set_id, "unchanged", set_arn)
+    def ensure(kind: str, ident: str, describe, create, arn_path: str, detail: str) -> str:
+        """The object's ARN: described when it exists ("unchanged"), else created ("created")."""
+        found = _get(describe)
+        if found is not None:
+            p.record(f"quicksight {kind}", ident, "unchanged", found["Arn"])
+            return found["Arn"]
+        arn = create().get("Arn") or p.arn("quicksight", arn_path)  # a dry run answers without an ARN
+        p.record(f"quicksight {kind}", ident, "created", arn, detail)
+        return arn
 
-    found = _get(lambda: qs.describe_dashboard(AwsAccountId=account, DashboardId=dash_id)["Dashboard"])
-    if found is None:
-        dash_arn = qs.create_dashboard(
-            AwsAccountId=account, DashboardId=dash_id, Name="Customer 360", Definition=dashboard_definition(set_arn),
-            Permissions=permissions("dashboard"),
-            Tags=[{"Key": k, "Value": v} for k, v in p.cfg.tags.items()]).get("Arn") or p.arn(
-            "quicksight", f"dashboard/{dash_id}")
-        p.record("quicksight dashboard", dash_id, "created", dash_arn, "spend, rating, sentiment, profiles")
-    else:
-        dash_arn = found["Arn"]
-        p.record("quicksight dashboard", dash_id, "unchanged", dash_arn)
+    source = {"AwsAccountId": account, "DataSourceId": source_id, "Name": "Customer 360 database",
+              "Type": "POSTGRESQL",
+              "DataSourceParameters": {"RdsParameters": {"InstanceId": o.get("db_instance", p.cfg.db_instance),
+                                                         "Database": p.cfg.db_name}},
+              "Credentials": {"SecretArn": o.get("secret_arn") or p.arn("secretsmanager",
+                                                                       f"secret:{p.cfg.name('rds-master')}")},
+              "Permissions": permissions("data_source"), "SslProperties": {"DisableSsl": False}, "Tags": tags}
+    if vpc_connection_arn:
+        source["VpcConnectionProperties"] = {"VpcConnectionArn": vpc_connection_arn}
+    source_arn = ensure("data source", source_id,
+                        lambda: qs.describe_data_source(AwsAccountId=account, DataSourceId=source_id)["DataSource"],
+                        lambda: qs.create_data_source(**source), f"datasource/{source_id}",
+                        "PostgreSQL via the RDS secret")
+    set_arn = ensure("data set", set_id,
+                     lambda: qs.describe_data_set(AwsAccountId=account, DataSetId=set_id)["DataSet"],
+                     lambda: qs.create_data_set(
+                         AwsAccountId=account, DataSetId=set_id, Name="customer360_golden", ImportMode="DIRECT_QUERY",
+                         PhysicalTableMap={"golden": {"RelationalTable": {
+                             "DataSourceArn": source_arn, "Schema": "public", "Name": "customer360_golden",
+                             "InputColumns": [{"Name": c, "Type": t} for c, t in GOLDEN_COLUMNS.items()]}}},
+                         Permissions=permissions("data_set"), Tags=tags),
+                     f"dataset/{set_id}", "customer360_golden, direct query")
+    ensure("dashboard", dash_id,
+           lambda: qs.describe_dashboard(AwsAccountId=account, DashboardId=dash_id)["Dashboard"],
+           lambda: qs.create_dashboard(AwsAccountId=account, DashboardId=dash_id, Name="Customer 360",
+                                       Definition=dashboard_definition(set_arn), Permissions=permissions("dashboard"),
+                                       Tags=tags),
+           f"dashboard/{dash_id}", "spend, rating, sentiment, profiles")
     return ids
