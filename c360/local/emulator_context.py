@@ -21,6 +21,11 @@ class EmulatorContext:
     region: str = config.DEFAULT_REGION
     # 60 means a minute of AWS time (retry delays, alarm periods) passes in one second here.
     clock_speed: float = 1.0
+    # Fault injection for the reliability tests (POST /_c360/faults): S3 notifications delivered `copies` times
+    # (a [min, max] range), each copy after a random delay of up to `max_delay_s` real seconds, so copies and
+    # events of different objects arrive out of order. S3 promises at-least-once delivery, not order.
+    s3_event_copies: tuple[int, int] = (1, 1)
+    s3_event_max_delay_s: float = 0.0
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="c360-async"))
     stopping: threading.Event = field(default_factory=threading.Event)
 

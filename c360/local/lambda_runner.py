@@ -25,6 +25,7 @@ import base64
 import hashlib
 import io
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -244,7 +245,15 @@ def install(ctx: EmulatorContext) -> LambdaRunner:
             fn = get_backend(account_id, region_name).get_function(fn_arn)
         except Exception:  # a notification to a deleted function is dropped, as on AWS
             return
-        runner.invoke_async(fn, event_body)
+        low, high = runner.ctx.s3_event_copies
+        if high <= 1 and not runner.ctx.s3_event_max_delay_s:
+            runner.invoke_async(fn, event_body)
+            return
+        for _ in range(random.randint(low, high)):  # injected: at-least-once, out of order (server.FAULTS_PATH)
+            timer = threading.Timer(random.uniform(0, runner.ctx.s3_event_max_delay_s), runner.invoke_async,
+                                    (fn, event_body))
+            timer.daemon = True
+            timer.start()
 
     def send_sns_message(self, function_name, message, subject=None, qualifier=None):
         fn = self._lambdas.get_function_by_name_or_arn_with_qualifier(function_name, qualifier)

@@ -6,8 +6,9 @@ topics, alarms, ...) are re-created by running 00_provision again (DESIGN.md all
 the local PostgreSQL keeps its data and master password: a re-created secret would hold a new password the server
 does not know (the snapshot file is readable by its owner only).
 
-Differences from AWS: only the current version of each object is kept (older versions and their version
-ids are not: a restored object gets a new version id); bucket settings kept are versioning, encryption,
+Every version of every object is kept with its version id (a file still waiting in raw/ is known to the ledger by
+its version), oldest first; keys whose current version is a delete marker are not kept. Differences from AWS:
+last-modified times are those of the restore; bucket settings kept are versioning, encryption,
 public access block, lifecycle, tags and notifications.
 """
 
@@ -65,13 +66,14 @@ def snapshot(ctx: EmulatorContext) -> dict:
         notification = s3.get_bucket_notification_configuration(Bucket=name)
         notification.pop("ResponseMetadata", None)
         objects = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-            for obj in page.get("Contents", []):
-                head = s3.head_object(Bucket=name, Key=obj["Key"])
-                blob = work / "s3" / hashlib.sha256(f"{name}/{obj['Key']}".encode()).hexdigest()
-                s3.download_file(name, obj["Key"], str(blob))
-                objects.append({"Key": obj["Key"], "File": blob.name, "ContentType": head.get("ContentType"),
-                                "Metadata": head.get("Metadata", {})})
+        for key, versions in _versions(s3, name).items():
+            for v in versions:  # oldest first; a file still waiting in raw/ keeps the version id it is known by
+                args = {} if v["VersionId"] == "null" else {"VersionId": v["VersionId"]}
+                head = s3.head_object(Bucket=name, Key=key, **args)
+                blob = work / "s3" / hashlib.sha256(f"{name}/{key}/{v['VersionId']}".encode()).hexdigest()
+                s3.download_file(name, key, str(blob), ExtraArgs=args or None)
+                objects.append({"Key": key, "VersionId": v["VersionId"], "File": blob.name,
+                                "ContentType": head.get("ContentType"), "Metadata": head.get("Metadata", {})})
         buckets.append({"Name": name, "Settings": settings, "Notification": notification, "Objects": objects})
         counts["buckets"] += 1
         counts["objects"] += len(objects)
@@ -131,6 +133,8 @@ def restore(ctx: EmulatorContext) -> dict:
             if obj.get("ContentType"):
                 extra["ContentType"] = obj["ContentType"]
             s3.upload_file(str(folder / "s3" / obj["File"]), b["Name"], obj["Key"], ExtraArgs=extra)
+            if obj.get("VersionId", "null") != "null":
+                _keep_version_id(b["Name"], obj["Key"], obj["VersionId"])
         if any(b["Notification"].get(k) for k in ("LambdaFunctionConfigurations", "QueueConfigurations",
                                                    "TopicConfigurations")):
             try:
@@ -159,6 +163,27 @@ def restore(ctx: EmulatorContext) -> dict:
         sm.create_secret(**kwargs)
         counts["secrets"] += 1
     return counts
+
+
+def _versions(s3, bucket: str) -> dict[str, list[dict]]:
+    """Key -> its object versions, oldest first; keys whose current version is a delete marker are left out."""
+    found: dict[str, list[dict]] = {}
+    deleted: set[str] = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for v in page.get("Versions", []):
+            found.setdefault(v["Key"], []).append(v)
+        deleted |= {m["Key"] for m in page.get("DeleteMarkers", []) if m.get("IsLatest")}
+    return {k: vs[::-1] for k, vs in found.items() if k not in deleted}  # S3 lists each key's newest first
+
+
+def _keep_version_id(bucket: str, key: str, version_id: str) -> None:
+    """Give the object version just restored the id it had (moto draws a new one; the S3 API cannot set it).
+    Runs inside the emulator, after the put and before the bucket's notifications are switched on."""
+    from moto.s3.models import s3_backends
+
+    from c360.local.emulator_context import ACCOUNT_ID
+
+    s3_backends[ACCOUNT_ID]["aws"].get_bucket(bucket).keys.getlist(key)[-1]._version_id = version_id
 
 
 def clear(state_dir: Path) -> None:

@@ -7,6 +7,8 @@ What it does
 - The data directory is `<state>/rds/<instance id>/data`; `instance.json` beside it records the port and DSN
   (`c360 local status --json` lists them). The server is stopped when the emulator stops and started again, with
   its data, when the emulator starts (the instance reappears in DescribeDBInstances).
+- `StopDBInstance` stops the server (`pg_ctl -m fast`: open sessions end, as in an outage); `StartDBInstance`
+  starts it again with its data.
 - `DeleteDBInstance` stops the server and removes its data, unless a final snapshot is asked for: then the data
   directory is kept under `<state>/rds/snapshots/<snapshot id>`.
 
@@ -239,8 +241,28 @@ def install(ctx: EmulatorContext) -> dict[str, PostgresServer]:
             server.remove(final_db_snapshot_identifier if not skip_final_snapshot else None)
         return database
 
+    original_stop = Backend.stop_db_instance
+    original_start = Backend.start_db_instance
+
+    def stop_db_instance(self, db_instance_identifier, db_snapshot_identifier=None):
+        database = original_stop(self, db_instance_identifier, db_snapshot_identifier)
+        server = servers.get(db_instance_identifier)
+        if server is not None:  # pg_ctl -m fast: open sessions are ended, as when RDS stops an instance
+            server.stop()
+        return database
+
+    def start_db_instance(self, db_instance_identifier):
+        server = servers.get(db_instance_identifier)
+        if server is not None:
+            meta = json.loads(server.meta_file.read_text())
+            server.start(meta)
+            self.describe_db_instances(db_instance_identifier)[0].port = meta["port"]
+        return original_start(self, db_instance_identifier)
+
     Backend.create_db_instance = create_db_instance
     Backend.delete_db_instance = delete_db_instance
+    Backend.stop_db_instance = stop_db_instance
+    Backend.start_db_instance = start_db_instance
     Instance.address = property(address)
     return servers
 

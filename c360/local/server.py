@@ -23,6 +23,9 @@ from c360.local import emulator_context, persistence
 
 STATUS_PATH = "/_c360/status"
 CLOCK_PATH = "/_c360/clock"  # POST {"speed": N}: change the clock of a running emulator (tests slow it down)
+# POST {"s3_event_copies": [2, 3], "s3_event_max_delay_s": 3}: deliver each S3 notification 2-3 times, shuffled;
+# POST {} puts back exactly-once, in-order delivery (EmulatorContext)
+FAULTS_PATH = "/_c360/faults"
 
 
 def _status_app(app, info: dict, ctx=None):
@@ -45,6 +48,19 @@ def _status_app(app, info: dict, ctx=None):
                 return reply(start_response, "400 Bad Request", {"error": f"{type(e).__name__}: {e}"})
             ctx.clock_speed = info["clock_speed"] = speed  # read live by retries, alarm periods, Glue timeouts
             return reply(start_response, "200 OK", {"clock_speed": speed})
+        if path == FAULTS_PATH and ctx is not None and environ.get("REQUEST_METHOD") == "POST":
+            try:
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                faults = json.loads(environ["wsgi.input"].read(size) or b"{}")
+                low, high = (int(n) for n in faults.get("s3_event_copies", (1, 1)))
+                delay = float(faults.get("s3_event_max_delay_s", 0.0))
+                if not (1 <= low <= high <= 10 and 0 <= delay <= 600):
+                    raise ValueError("s3_event_copies must be 1 <= min <= max <= 10, s3_event_max_delay_s 0..600")
+            except (ValueError, TypeError, AttributeError) as e:
+                return reply(start_response, "400 Bad Request", {"error": f"{type(e).__name__}: {e}"})
+            ctx.s3_event_copies, ctx.s3_event_max_delay_s = (low, high), delay
+            info["faults"] = {"s3_event_copies": [low, high], "s3_event_max_delay_s": delay}
+            return reply(start_response, "200 OK", info["faults"])
         return app(environ, start_response)
 
     return wsgi

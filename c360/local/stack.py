@@ -79,6 +79,20 @@ def set_clock(s: config.Settings | None = None, speed: float = 1.0) -> float:
         raise StackError(f"the emulator refused clock speed {speed}: {e.read().decode(errors='replace')}") from e
 
 
+def set_faults(s: config.Settings | None = None, **faults) -> dict:
+    """Inject faults into the running emulator (server.FAULTS_PATH); no arguments restores normal behaviour."""
+    s = s or config.settings(target=config.LOCAL)
+    if not status(s)["running"]:
+        raise StackError(f"no local stack with state {s.state_dir} is running")
+    req = urllib.request.Request(f"http://{config.LOCAL_HOST}:{_port(s)}/_c360/faults", method="POST",
+                                 data=json.dumps(faults).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        raise StackError(f"the emulator refused faults {faults}: {e.read().decode(errors='replace')}") from e
+
+
 def status(s: config.Settings | None = None) -> dict:
     s = s or config.settings(target=config.LOCAL)
     port = _port(s)

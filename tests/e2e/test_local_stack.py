@@ -97,6 +97,38 @@ def test_s3_put_to_raw_runs_the_function(local_stack):
     assert keys == ["seen/raw/feedback/f.csv"]
 
 
+def test_injected_faults_deliver_each_s3_event_several_times_out_of_order(local_stack):
+    s3, logs = aws.client("s3"), aws.client("logs")
+    s3.create_bucket(Bucket="lake-faults")
+    s3.create_bucket(Bucket="out-faults")
+    arn = _function("on-upload-faults", {"OUT_BUCKET": "out-faults"})
+    s3.put_bucket_notification_configuration(Bucket="lake-faults", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    with pytest.raises(stack.StackError, match="s3_event_copies"):
+        stack.set_faults(local_stack, s3_event_copies=[3, 2])
+    assert stack.set_faults(local_stack, s3_event_copies=[3, 3], s3_event_max_delay_s=1.0)["s3_event_copies"] == [3, 3]
+    try:
+        for name in ("a", "b"):
+            s3.put_object(Bucket="lake-faults", Key=f"raw/{name}.csv", Body=b"x")
+
+        def starts():
+            try:
+                events = logs.filter_log_events(logGroupName="/aws/lambda/on-upload-faults")["events"]
+            except logs.exceptions.ResourceNotFoundException:  # no invocation has ended yet
+                return []
+            return [e for e in events if e["message"].startswith("START RequestId")]
+
+        wait(lambda: len(starts()) >= 6, timeout=30)
+    finally:
+        assert stack.set_faults(local_stack) == {"s3_event_copies": [1, 1], "s3_event_max_delay_s": 0.0}
+    time.sleep(1.5)
+    assert len(starts()) == 6  # three deliveries of each event, none lost, no more
+    s3.put_object(Bucket="lake-faults", Key="raw/c.csv", Body=b"x")  # faults off: exactly once again
+    wait(lambda: len(starts()) == 7, timeout=30)
+    time.sleep(1.5)
+    assert len(starts()) == 7
+
+
 def test_async_failures_retry_twice_then_reach_the_dead_letter_queue(local_stack):
     sqs = aws.client("sqs")
     dlq = sqs.create_queue(QueueName="fn-dlq")["QueueUrl"]
@@ -162,7 +194,10 @@ def test_s3_objects_dynamodb_items_and_secrets_survive_down_and_up(local_stack):
                                                Description="survives a restart")
     s3.create_bucket(Bucket="persist-me")
     s3.put_bucket_versioning(Bucket="persist-me", VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(Bucket="persist-me", Key="raw/a/b.json", Body=b'{"x": 1}', Metadata={"source": "test"})
+    v1 = s3.put_object(Bucket="persist-me", Key="raw/a/b.json", Body=b'{"x": 0}')["VersionId"]
+    v2 = s3.put_object(Bucket="persist-me", Key="raw/a/b.json", Body=b'{"x": 1}', Metadata={"source": "test"})
+    s3.put_object(Bucket="persist-me", Key="gone.json", Body=b"{}")
+    s3.delete_object(Bucket="persist-me", Key="gone.json")  # its current version is a delete marker
     ddb.create_table(TableName="persist_table", KeySchema=[{"AttributeName": "record_id", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "record_id", "AttributeType": "S"}],
                      BillingMode="PAY_PER_REQUEST")
@@ -174,6 +209,12 @@ def test_s3_objects_dynamodb_items_and_secrets_survive_down_and_up(local_stack):
     assert started["running"]
     obj = aws.client("s3").get_object(Bucket="persist-me", Key="raw/a/b.json")
     assert obj["Body"].read() == b'{"x": 1}' and obj["Metadata"] == {"source": "test"}
+    # every version survives with its id: a file waiting in raw/ is known to the ledger by its version
+    versions = aws.client("s3").list_object_versions(Bucket="persist-me", Prefix="raw/")["Versions"]
+    assert [v["VersionId"] for v in versions] == [v2["VersionId"], v1] and obj["VersionId"] == v2["VersionId"]
+    old = aws.client("s3").get_object(Bucket="persist-me", Key="raw/a/b.json", VersionId=v1)
+    assert old["Body"].read() == b'{"x": 0}'
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket="persist-me", Prefix="gone")
     assert aws.client("s3").get_bucket_versioning(Bucket="persist-me")["Status"] == "Enabled"
     items = aws.client("dynamodb").scan(TableName="persist_table")["Items"]
     assert sorted(int(i["n"]["N"]) for i in items) == list(range(60))

@@ -50,6 +50,34 @@ def test_postgres_instance_is_real_and_survives_restart_then_deletes(local_stack
                         dbname="customer360", connect_timeout=3)
 
 
+def test_stop_and_start_db_instance_stop_and_start_the_server(local_stack):
+    rds = aws.client("rds")
+    password = "stop-start-Pw-1"  # pragma: allowlist secret
+    rds.create_db_instance(DBInstanceIdentifier="stop-start", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername="c360_admin", MasterUserPassword=password,
+                           DBName="customer360")
+    try:
+        with _connect("stop-start", password, "customer360") as conn:
+            conn.execute("CREATE TABLE kept (n int)")
+            conn.execute("INSERT INTO kept VALUES (7)")
+            conn.commit()
+            session = _connect("stop-start", password, "customer360")
+            rds.stop_db_instance(DBInstanceIdentifier="stop-start")
+        described = rds.describe_db_instances(DBInstanceIdentifier="stop-start")["DBInstances"][0]
+        assert described["DBInstanceStatus"] == "stopped"
+        with pytest.raises(psycopg.OperationalError):  # an open session ends with the server
+            session.execute("SELECT 1")
+        with pytest.raises(psycopg.OperationalError):
+            _connect("stop-start", password, "customer360")
+        rds.start_db_instance(DBInstanceIdentifier="stop-start")
+        assert rds.describe_db_instances(DBInstanceIdentifier="stop-start")["DBInstances"][0][
+            "DBInstanceStatus"] == "available"
+        with _connect("stop-start", password, "customer360") as conn:
+            assert conn.execute("SELECT n FROM kept").fetchall() == [(7,)]
+    finally:
+        rds.delete_db_instance(DBInstanceIdentifier="stop-start", SkipFinalSnapshot=True)
+
+
 def test_other_engines_stay_metadata(local_stack):
     db = aws.client("rds").create_db_instance(DBInstanceIdentifier="mysql-meta", Engine="mysql",
                                               DBInstanceClass="db.t3.micro", MasterUsername="admin",
