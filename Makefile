@@ -23,7 +23,7 @@ NBSTRIP_KEYS := metadata.language_info metadata.papermill metadata.widgets metad
 	cell.metadata.ExecuteTime
 NOTEBOOKS := $(wildcard notebooks/*.ipynb) $(wildcard tests/notebooks/fixtures/*.ipynb)
 
-.PHONY: help setup demo dashboard test lint check-export export lambda-zip nb-clean check-notebooks lab generate bench lock clean \
+.PHONY: help setup demo dashboard test test-reliability lint check-export export lambda-zip nb-clean check-notebooks lab generate bench lock clean \
 	local-up local-down local-status local-reset
 
 help: ## this list
@@ -52,6 +52,9 @@ dashboard: setup ## write the four dashboards as one static HTML page from the d
 
 test: setup lint check-export check-notebooks ## every test (unit, notebooks under papermill, end to end)
 	@bash tools/run-pytest.sh "$(PY)" $(PYTEST_ARGS)
+
+test-reliability: setup ## the reliability suite: duplicate events, killed Spark job, PostgreSQL stopped, emulator restart, burst
+	@bash tools/run-pytest.sh "$(PY)" -m reliability -rP tests/e2e/test_reliability.py $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff over the workbench, tests, benchmarks and exported files
 	$(PY) -m ruff check c360 tests bench lambda exported_jobs tools

@@ -3,6 +3,7 @@
     c360 generate [--out DIR] [--seed N] [--customers N] [--purchases N] [--feedback N] ...
     c360 validate FILE [--dataset D]   the Lambda's validator on a local file (exit 0 valid, 1 invalid)
     c360 reprocess KEY [--file F]  put a refused error/ file (or a corrected one) back through raw/
+    c360 reconcile                 re-send raw/'s events, start the job for PENDING files (after an outage)
     c360 sentiment [--analyzer A]  label<TAB>score per line of stdin, through the Glue job's own function
     c360 export [--check]          notebooks -> lambda/ and exported_jobs/
     c360 doctor                    Java, Python, Spark workers, kernel magics
@@ -157,6 +158,22 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
     print(json.dumps({"reprocessed": f"s3://{bucket}/{key}", "as": f"s3://{bucket}/{raw_key}",
                       "version": put.get("VersionId"), "content": args.file or "the refused file as it was"}))
     return 0
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    """Re-send the S3 events of files still in raw/ and start the job for PENDING files (c360/reconcile.py)."""
+    from c360.provision import outputs_path
+    from c360.reconcile import reconcile
+
+    s = config.settings()
+    out = outputs_path(s, args.env)
+    if not out.is_file():
+        print(f"c360 reconcile: no outputs file {out}: run 00_provision for env {args.env!r} first", file=sys.stderr)
+        return 2
+    summary = reconcile(s, json.loads(out.read_text()), wait_s=args.wait,
+                        progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps(summary, indent=2))
+    return 1 if summary["errors"] else 0
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -317,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--bucket", help="the data lake bucket (default: from 00_provision's outputs)")
     rep.add_argument("--env", default="c360-dev", help="the env 00_provision used (to find its outputs)")
     rep.set_defaults(func=_cmd_reprocess)
+    rec = sub.add_parser("reconcile", help="re-send raw/'s S3 events and start the job for PENDING files")
+    rec.add_argument("--env", default="c360-dev", help="the env 00_provision used")
+    rec.add_argument("--wait", type=float, default=1800,
+                     help="seconds to wait for an active run to end before starting one for PENDING files")
+    rec.set_defaults(func=_cmd_reconcile)
 
     e = sub.add_parser("export", help="write the marked notebook cells to lambda/ and exported_jobs/")
     e.add_argument("--check", action="store_true", help="fail if re-exporting would change a file")

@@ -1,12 +1,16 @@
-"""`make demo`: the pipeline on generated data, as far as it is built, and where to look.
+"""`make demo`: the whole flow on generated data, where to look, and a short summary.
 
-Each stage that is not built yet is named as such; none is faked.
+Generated data; the local stack; 00_provision; the files uploaded and followed through the Lambda, the Glue job and
+the load into PostgreSQL; 40_dashboards; 50_monitoring (each failure induced, each alert in the mailbox, a healthy
+state restored). The notebooks run through papermill and are kept in `<out>/executed/`. It exits non-zero if any
+stage failed. What is not built yet is named as such; none is faked.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -14,9 +18,13 @@ from pathlib import Path
 from c360 import aws, config, environment
 
 NOT_BUILT = (
-    ("50_monitoring as a demo stage (it exists: run it in JupyterLab after `c360 local clock --clock-speed 10`), "
-     "the reliability suite", 7),
+    ("the reliability suite (duplicate/out-of-order events, killed Spark job, PostgreSQL stopped mid-load, "
+     "emulator restart, burst)", 7),
 )
+
+# 50_monitoring counts Lambda errors per 60 s of emulator time and waits out the Lambda's retries (1 and 2 minutes
+# on AWS): it runs at this clock speed (its test does too), and the stack's previous speed is restored afterwards.
+MONITORING_CLOCK_SPEED = 10
 
 
 def _step(n: int, total: int, text: str) -> None:
@@ -29,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--env", default="c360-dev")
     args = ap.parse_args(argv)
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     out = Path(args.out)
     root = config.project_root()
-    total = 8
+    total = 9
 
     ok, said = environment.check_java()
     _step(1, total, f"environment: {said.splitlines()[0]}")
@@ -59,11 +67,18 @@ def main(argv: list[str] | None = None) -> int:
 
     executed = out / "executed"
     executed.mkdir(parents=True, exist_ok=True)
+    ran: list[str] = []  # the notebooks this run executed (kept in executed/)
     _step(4, total, "provisioning with notebooks/00_provision.ipynb (papermill)")
     t = time.perf_counter()
-    pm.execute_notebook(str(root / "notebooks" / "00_provision.ipynb"), str(executed / "00_provision.ipynb"),
-                        parameters={"env": args.env}, kernel_name="python3", cwd=str(root / "notebooks"),
-                        progress_bar=False)
+    try:
+        pm.execute_notebook(str(root / "notebooks" / "00_provision.ipynb"), str(executed / "00_provision.ipynb"),
+                            parameters={"env": args.env}, kernel_name="python3", cwd=str(root / "notebooks"),
+                            progress_bar=False)
+    except pm.PapermillExecutionError as e:
+        print(f"\nFAILED: 00_provision: {e.ename}: {e.evalue} (see {executed}/00_provision.ipynb); "
+              "nothing after it can run", file=sys.stderr)
+        return 1
+    ran.append("00_provision")
     from c360.provision import outputs_path
 
     outputs = json.loads(outputs_path(settings, args.env).read_text())
@@ -100,13 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"        {i['source_key']}: {int(i['validation_error_count'])} error(s), report {i['error_report']}")
 
     _step(7, total, "waiting for the Glue job to complete every valid file (curated/, PostgreSQL, DQ in the ledger)")
-    done = _wait_for_glue(table, {i["record_id"] for i in valid}, aws.client("glue", settings),
-                          outputs["glue_job"], timeout=900)
+    glue = aws.client("glue", settings)
+    done = _wait_for_glue(table, {i["record_id"] for i in valid}, glue, outputs["glue_job"], timeout=900)
     for i in sorted(done.values(), key=lambda i: i["source_key"]):
         print(f"        {i['source_key']:45s} {int(i.get('records_read', 0)):>6,} records  "
               f"{int(i.get('error_count', 0)):>4} with DQ errors  dq_score {float(i.get('dq_score', 0)):6.2f}  "
               f"{i['status']}")
-    _wait_for_runs_to_end(aws.client("glue", settings), outputs["glue_job"], timeout=300)
+    _wait_for_runs_to_end(glue, outputs["glue_job"], timeout=300)
     golden = _golden_rows(s3, outputs["bucket"])  # written back to S3 when the run ends, after the ledger
     if golden is not None:
         print(f"      golden table: {golden:,} customers in s3://{outputs['bucket']}/curated/customer360_golden/")
@@ -130,15 +145,64 @@ def main(argv: list[str] | None = None) -> int:
             print(f"      done in {time.perf_counter() - t:.1f} s: dashboard page {page}")
         except pm.PapermillExecutionError as e:
             print(f"      40_dashboards failed: {e.ename}: {e.evalue}", file=sys.stderr)
+        ran.append("40_dashboards")
     else:
         _step(8, total, "dashboards: skipped, the golden table is not in PostgreSQL")
+
+    failures = []
+    if len(items) < len(uploaded):
+        failures.append(f"the Lambda routed {len(items)} of {len(uploaded)} files in time")
+    if len(done) < len(valid) or golden is None:
+        failures.append(f"the Glue job completed {len(done)} of {len(valid)} valid files in time (its logs: "
+                        f"CloudWatch /aws-glue/jobs/{outputs['glue_job']})")
+    if loaded is None or loaded["customer360_golden"] != golden:
+        failures.append(f"PostgreSQL holds {loaded and loaded['customer360_golden']} golden rows, curated/ {golden}")
+    if not dashboard_ok:
+        failures.append(f"40_dashboards did not write {page} (see {executed}/40_dashboards.ipynb)")
+
+    monitoring_result = None
+    if failures:
+        _step(9, total, "monitoring: skipped, an earlier stage failed (50_monitoring breaks a working pipeline "
+                        "on purpose and needs one to start from)")
+        monitoring_result = "not run (an earlier stage failed)"
+    else:
+        _step(9, total, f"monitoring with notebooks/50_monitoring.ipynb (papermill, emulator clock at "
+                        f"{MONITORING_CLOCK_SPEED}x): each failure induced, each alert in the mailbox, then healthy "
+                        "again (a few minutes)")
+        t = time.perf_counter()
+        progress = _NotebookProgress()
+        previous_speed = stack.status(settings)["clock_speed"] or 1
+        try:
+            stack.set_clock(settings, MONITORING_CLOCK_SPEED)
+            pm.execute_notebook(str(root / "notebooks" / "50_monitoring.ipynb"), str(executed / "50_monitoring.ipynb"),
+                                parameters={"env": args.env}, kernel_name="python3", cwd=str(root / "notebooks"),
+                                progress_bar=False, stdout_file=progress)
+            progress.finish()
+            monitoring_result = progress.last_line_with("alerts received") or "ran to the end"
+            print(f"      done in {time.perf_counter() - t:.1f} s: {monitoring_result}")
+        except pm.PapermillExecutionError as e:
+            progress.finish()
+            monitoring_result = f"FAILED in cell [{e.exec_count}]: {e.ename}: {_first_line(e.evalue)}"
+            failures.append(f"50_monitoring failed: {e.ename}: {_first_line(e.evalue)} "
+                            f"(see {executed}/50_monitoring.ipynb, cell [{e.exec_count}])")
+        except stack.StackError as e:
+            progress.finish()
+            monitoring_result = f"not run: {e}"
+            failures.append(f"50_monitoring could not run: {e}")
+        finally:
+            try:
+                stack.set_clock(settings, previous_speed)
+            except stack.StackError as e:
+                print(f"      could not restore the emulator clock to {previous_speed:g}x: {e}", file=sys.stderr)
+        if (executed / "50_monitoring.ipynb").is_file():
+            ran.append("50_monitoring")
 
     status = stack.status(settings)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Where to look:")
     rows = [
         (f"{out}/raw/", "the generated files (as uploaded to the bucket's raw/)"),
         (f"{out}/manifest.json", "what was generated and every defect injected, per file"),
-        (f"{executed}/", "the executed notebooks (00_provision, 40_dashboards)"),
+        (f"{executed}/", f"the executed notebooks ({', '.join(ran)}), with their outputs"),
         (str(page), "the dashboards: one HTML page, open it in a browser (make dashboard rewrites it)"),
         (str(outputs_path(settings, args.env)), "names and ARNs of every resource"),
         (status["mailbox"], f"SNS e-mail (Maildir, {status['mailbox_messages']} messages)"),
@@ -153,22 +217,143 @@ def main(argv: list[str] | None = None) -> int:
     print("\nnot built yet (nothing below was run):")
     for what, issue in NOT_BUILT:
         print(f"  - {what} (issue {issue})")
-    if len(items) < len(uploaded):
-        print(f"\nFAILED: the Lambda routed {len(items)} of {len(uploaded)} files in time", file=sys.stderr)
-        return 1
-    if len(done) < len(valid) or golden is None:
-        print(f"\nFAILED: the Glue job completed {len(done)} of {len(valid)} valid files in time (its logs: "
-              f"CloudWatch /aws-glue/jobs/{outputs['glue_job']})", file=sys.stderr)
-        return 1
-    if loaded is None or loaded["customer360_golden"] != golden:
-        print(f"\nFAILED: PostgreSQL holds {loaded and loaded['customer360_golden']} golden rows, curated/ {golden}",
-              file=sys.stderr)
-        return 1
-    if not dashboard_ok:
-        print(f"\nFAILED: 40_dashboards did not write {page} (see {executed}/40_dashboards.ipynb)", file=sys.stderr)
-        return 1
-    print(f"\ngolden customers in PostgreSQL: {loaded['customer360_golden']:,}; dashboard: {page}")
-    return 0
+
+    from c360 import monitoring
+
+    alerts = [monitoring.mail_summary(m) for m in monitoring.mails(settings, started)]
+    print("\nsummary (the files, DQ and golden rows are the demo data set's, before 50_monitoring added its own)")
+    print(f"  files        {len(uploaded)} uploaded: {len(valid)} validated, {len(invalid)} rejected (reports in "
+          f"error/)" + ("" if len(items) == len(uploaded) else f", {len(uploaded) - len(items)} not routed"))
+    print(f"  data quality {_dq_line(done.values(), _dq_threshold(glue, outputs['glue_job']))}")
+    print(f"  golden rows  {_golden_line(golden, loaded)}")
+    print(f"  alerts       {_alerts_line(alerts)}")
+    for a in alerts:
+        print(f"                 {_alert_label(a)}")
+    print(f"  monitoring   50_monitoring: {monitoring_result}")
+    print(f"  dashboard    {page if dashboard_ok else 'not written'}")
+    print(f"  notebooks    {executed}/ ({', '.join(ran)})")
+    print(f"  wall time    {time.perf_counter() - t0:.0f} s")
+    for failure in failures:
+        print(f"\nFAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+class _NotebookProgress:
+    """papermill's `stdout_file`: shows the notebook's own progress as it runs, indented under the step.
+
+    `c360.monitoring.wait_for` prints `\\r  waiting for X ... N s` while it waits and `X: after N s` when done: the
+    first is shown on one line that keeps being rewritten, the second ends it. Other lines that start with a word
+    (the notebook's results) are shown, cut to one terminal line; the rest (the rule as indented JSON) is not.
+    """
+
+    PREFIX, WIDTH = "      ", 118
+
+    def __init__(self) -> None:
+        self.buf, self.live, self.shown = "", 0, []  # live: length of the rewritten line on screen (0: none)
+
+    def write(self, text: str) -> int:
+        for piece in re.split(r"(\r|\n)", text):
+            if piece in ("\r", "\n"):
+                self._end(newline=piece == "\n")
+            elif piece:
+                self.buf += piece
+                if self.buf.startswith("  waiting for "):
+                    self._show_live(self.buf.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def finish(self) -> None:
+        self._end(newline=True)
+        if self.live:
+            sys.stdout.write("\n")
+            self.live = 0
+        sys.stdout.flush()
+
+    def last_line_with(self, part: str) -> str | None:
+        return next((line for line in reversed(self.shown) if part in line), None)
+
+    def _show_live(self, line: str) -> None:
+        line = self.PREFIX + line[:self.WIDTH]
+        sys.stdout.write("\r" + line + " " * max(0, self.live - len(line)))
+        sys.stdout.flush()
+        self.live = len(line)
+
+    def _end(self, newline: bool) -> None:
+        segment, self.buf = self.buf, ""
+        if not segment.strip() or segment.startswith("  waiting for "):
+            return  # an empty piece, or a waiting line: already on screen, rewritten by what comes next
+        if re.match(r"  \S.*: after \d+ s\s*$", segment) or segment[:1].isalnum():
+            line = segment.strip()
+            self.shown.append(line)
+            line = self.PREFIX + (line if len(line) <= self.WIDTH else line[:self.WIDTH - 3] + "...")
+            sys.stdout.write(("\r" if self.live else "") + line + " " * max(0, self.live - len(line)) + "\n")
+            sys.stdout.flush()
+            self.live = 0
+
+
+def _first_line(text: str) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line[:300]
+
+
+def _dq_threshold(glue, job: str) -> float | None:
+    """The dq_score a file needs for SUCCESS: the job's --dq_threshold, else the script's default."""
+    try:
+        given = glue.get_job(JobName=job)["Job"].get("DefaultArguments", {}).get("--dq_threshold")
+        if given is None:
+            from c360 import shipped
+
+            given = shipped.job_module("customer360_etl").DEFAULT_ARGS["dq_threshold"]
+        return float(given)
+    except Exception:  # only for the summary: leave the threshold out rather than fail the demo
+        return None
+
+
+def _dq_line(items, threshold: float | None) -> str:
+    items = list(items)
+    if not items:
+        return "no file scored"
+    scores = [float(i["dq_score"]) for i in items]
+    states = {s: sum(1 for i in items if i["status"] == s) for s in sorted({i["status"] for i in items})}
+    return (f"{len(items)} files scored: dq_score min {min(scores):.2f} / mean {sum(scores) / len(scores):.2f}; "
+            + ", ".join(f"{n} {s}" for s, n in states.items())
+            + (f" (threshold {threshold:g})" if threshold is not None else ""))
+
+
+def _golden_line(golden: int | None, loaded: dict | None) -> str:
+    in_pg = loaded["customer360_golden"] if loaded else None
+    if golden is not None and golden == in_pg:
+        return f"{golden:,} in curated/ and in PostgreSQL"
+    return (f"{'none' if golden is None else f'{golden:,}'} in curated/, "
+            f"{'unreadable' if in_pg is None else f'{in_pg:,}'} in PostgreSQL")
+
+
+def _alert_kind(alert: dict) -> str:
+    state = (alert["subject"] or "").split(":", 1)[0]
+    if state in ("ALARM", "OK", "INSUFFICIENT_DATA"):
+        return state
+    ended = re.search(r"ended (\w+)", alert["message"])
+    return f"Glue run {ended.group(1)}" if ended else "other"
+
+
+def _alerts_line(alerts: list[dict]) -> str:
+    if not alerts:
+        return "no e-mail since the demo started"
+    kinds: dict[str, int] = {}
+    for a in alerts:
+        kinds[_alert_kind(a)] = kinds.get(_alert_kind(a), 0) + 1
+    return (f"{len(alerts)} e-mail{'s' if len(alerts) != 1 else ''} since the demo started: "
+            + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+
+
+def _alert_label(alert: dict) -> str:
+    """One short line per e-mail: the alarm's subject without the region, or the start of the message."""
+    subject = alert["subject"] or ""
+    if _alert_kind(alert) in ("ALARM", "OK", "INSUFFICIENT_DATA"):
+        return re.sub(r" in [^\"]*$", "", subject)
+    return alert["message"].strip('"')[:100]
 
 
 def _wait_for_glue(table, wanted: set[str], glue, job: str, timeout: float) -> dict[str, dict]:

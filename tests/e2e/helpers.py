@@ -94,3 +94,17 @@ def golden_in_curated(table) -> dict[str, tuple]:
     """The same shape from curated/customer360_golden (a pyarrow Table)."""
     return {r["customer_id"]: (tuple(sorted(r["source_customer_ids"])), *[r[c] for c in GOLDEN_FIGURES])
             for r in table.to_pylist()}
+
+
+def run_notebook(root: Path, folder: Path, name: str, out_name: str, **params) -> str:
+    """notebooks/<name> under papermill (kept as <folder>/<out_name>); returns the text of every output."""
+    import json
+
+    import papermill as pm
+
+    out = folder / out_name
+    pm.execute_notebook(str(root / "notebooks" / name), str(out), parameters=params, kernel_name="python3",
+                        cwd=str(root / "notebooks"), progress_bar=False)
+    nb = json.loads(out.read_text())
+    return "\n".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                     for c in nb["cells"] for o in c.get("outputs", []))

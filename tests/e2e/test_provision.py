@@ -9,6 +9,7 @@ import papermill as pm
 import pytest
 from corpora import CORPORA
 from helpers import curated_table, database_dsn, golden_in_curated, golden_in_database, wait
+from helpers import run_notebook as _run
 from parliament import analyze_policy_string
 
 from c360 import aws, config
@@ -18,15 +19,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.notebook]
 
 ENV = "c360-test"
 DATA_SERVICES = ("s3", "dynamodb", "secretsmanager", "rds", "sqs", "sns", "glue", "lambda", "logs")
-
-
-def _run(root, tmp_path, name: str, out_name: str, **params) -> str:
-    out = tmp_path / out_name
-    pm.execute_notebook(str(root / "notebooks" / name), str(out), parameters=params, kernel_name="python3",
-                        cwd=str(root / "notebooks"), progress_bar=False)
-    nb = json.loads(out.read_text())
-    return "\n".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
-                     for c in nb["cells"] for o in c.get("outputs", []))
 
 
 def _actions(text: str) -> dict[str, int]:
