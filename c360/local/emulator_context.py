@@ -28,6 +28,9 @@ class EmulatorContext:
     s3_event_max_delay_s: float = 0.0
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="c360-async"))
     stopping: threading.Event = field(default_factory=threading.Event)
+    frozen: threading.Event = field(default_factory=threading.Event)  # stopping: only the snapshot is served
+    in_flight: int = 0  # API requests being served (the freeze waits for them)
+    in_flight_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def endpoint(self) -> str:

@@ -36,14 +36,28 @@ _BUCKET_SETTINGS = (
 )
 
 
+SNAPSHOT_HEADER = "x-c360-snapshot"  # the only requests a stopping (frozen) emulator still serves
+
+
+def _client(ctx: EmulatorContext, service: str):
+    """A client whose requests pass the freeze of a stopping emulator (server._status_app)."""
+    c = aws.client(service, ctx.settings())
+    c.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__(SNAPSHOT_HEADER, "1"))
+    return c
+
+
 def snapshot(ctx: EmulatorContext) -> dict:
-    """Write S3 and DynamoDB to <state>/snapshot (replacing the previous one). Returns counts."""
+    """Write S3 and DynamoDB to <state>/snapshot (replacing the previous one). Returns counts.
+
+    The server is frozen first (only this function's requests are served): a Lambda or Glue run still going
+    cannot change S3 between this reading S3 and reading the ledger, so the snapshot is one moment, as a crash
+    would leave it."""
     final = ctx.state_dir / "snapshot"
     work = ctx.state_dir / "snapshot.new"
     shutil.rmtree(work, ignore_errors=True)
     (work / "s3").mkdir(parents=True)
     counts = {"buckets": 0, "objects": 0, "tables": 0, "items": 0, "secrets": 0}
-    s3 = aws.client("s3", ctx.settings())
+    s3 = _client(ctx, "s3")
     buckets = []
     for b in s3.list_buckets().get("Buckets", []):
         name = b["Name"]
@@ -69,15 +83,20 @@ def snapshot(ctx: EmulatorContext) -> dict:
         for key, versions in _versions(s3, name).items():
             for v in versions:  # oldest first; a file still waiting in raw/ keeps the version id it is known by
                 args = {} if v["VersionId"] == "null" else {"VersionId": v["VersionId"]}
-                head = s3.head_object(Bucket=name, Key=key, **args)
                 blob = work / "s3" / hashlib.sha256(f"{name}/{key}/{v['VersionId']}".encode()).hexdigest()
-                s3.download_file(name, key, str(blob), ExtraArgs=args or None)
+                try:
+                    head = s3.head_object(Bucket=name, Key=key, **args)
+                    s3.download_file(name, key, str(blob), ExtraArgs=args or None)
+                except ClientError as e:  # deleted since it was listed: not part of the state any more
+                    if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NoSuchVersion"):
+                        raise
+                    continue
                 objects.append({"Key": key, "VersionId": v["VersionId"], "File": blob.name,
                                 "ContentType": head.get("ContentType"), "Metadata": head.get("Metadata", {})})
         buckets.append({"Name": name, "Settings": settings, "Notification": notification, "Objects": objects})
         counts["buckets"] += 1
         counts["objects"] += len(objects)
-    ddb = aws.client("dynamodb", ctx.settings())
+    ddb = _client(ctx, "dynamodb")
     tables = []
     for name in ddb.list_tables().get("TableNames", []):
         desc = ddb.describe_table(TableName=name)["Table"]
@@ -92,7 +111,7 @@ def snapshot(ctx: EmulatorContext) -> dict:
         tables.append({"Spec": spec, "Items": items})
         counts["tables"] += 1
         counts["items"] += len(items)
-    sm = aws.client("secretsmanager", ctx.settings())
+    sm = _client(ctx, "secretsmanager")
     secrets = []
     for page in sm.get_paginator("list_secrets").paginate():
         for meta in page.get("SecretList", []):

@@ -26,6 +26,7 @@ CLOCK_PATH = "/_c360/clock"  # POST {"speed": N}: change the clock of a running 
 # POST {"s3_event_copies": [2, 3], "s3_event_max_delay_s": 3}: deliver each S3 notification 2-3 times, shuffled;
 # POST {} puts back exactly-once, in-order delivery (EmulatorContext)
 FAULTS_PATH = "/_c360/faults"
+FROZEN_PASS = "HTTP_" + persistence.SNAPSHOT_HEADER.upper().replace("-", "_")
 
 
 def _status_app(app, info: dict, ctx=None):
@@ -38,6 +39,20 @@ def _status_app(app, info: dict, ctx=None):
         path = environ.get("PATH_INFO")
         if path == STATUS_PATH:
             return reply(start_response, "200 OK", info)
+        if ctx is not None and ctx.frozen.is_set() and not environ.get(FROZEN_PASS):
+            return reply(start_response, "503 Service Unavailable", {"error": "the emulator is stopping"})
+        if ctx is not None:
+            with ctx.in_flight_lock:
+                ctx.in_flight += 1
+            try:
+                return serve(environ, start_response)
+            finally:
+                with ctx.in_flight_lock:
+                    ctx.in_flight -= 1
+        return serve(environ, start_response)
+
+    def serve(environ, start_response):
+        path = environ.get("PATH_INFO")
         if path == CLOCK_PATH and ctx is not None and environ.get("REQUEST_METHOD") == "POST":
             try:
                 size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -119,13 +134,20 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+    # Freeze: from now on only the snapshot's own requests are served, and no retry or new attempt starts. A
+    # Lambda or Glue run still going fails at its next request, as in a crash at this moment; the snapshot is
+    # then one consistent moment of S3 and the ledger (not S3 before a move and the ledger after it).
+    ctx.frozen.set()
+    ctx.stopping.set()
+    deadline = time.monotonic() + 10
+    while ctx.in_flight and time.monotonic() < deadline:  # requests already inside finish first
+        time.sleep(0.05)
     print("stopping: writing snapshot", flush=True)
     try:
         saved = persistence.snapshot(ctx)
         print(f"snapshot written: {saved}", flush=True)
     except Exception as e:  # never lose the chance to shut down cleanly; say what was not saved
         print(f"snapshot FAILED: {e!r}", flush=True)
-    ctx.stopping.set()
     rds.stop_all(servers)
     ready_file.unlink(missing_ok=True)
     # No server.shutdown(): it would join request threads that clients keep alive. Asynchronous work still

@@ -167,14 +167,15 @@ def account(p: Pipeline) -> dict:
     """The checks after every scenario (module docstring); returns what was counted."""
     s3 = aws.client("s3")
     items = ledger()
-    assert s3.list_object_versions(Bucket=BUCKET, Prefix="raw/").get("Versions", []) == [], "left in raw/"
+    left = [v["Key"] for v in s3.list_object_versions(Bucket=BUCKET, Prefix="raw/").get("Versions", [])]
+    assert [k for k in left if not k.endswith("/")] == [], "left in raw/ (folder placeholders aside)"
     by_version: dict[tuple[str, str], list[dict]] = {}
     for i in items:
         by_version.setdefault((i["source_key"], i["source_version"]), []).append(i)
     assert sorted(by_version) == sorted(set(p.uploads)), "a ledger item for every upload and for nothing else"
     assert all(len(v) == 1 for v in by_version.values()), "one ledger item per file version"
-    validated = set(_keys("validated/"))
-    refused = {k for k in _keys("error/") if not k.endswith(".error.json")}
+    validated = {k for k in _keys("validated/") if not k.endswith("/")}
+    refused = {k for k in _keys("error/") if not k.endswith((".error.json", "/"))}
     for i in items:
         zone, other = ("validated", refused) if i["validation_status"] == "VALID" else ("error", validated)
         assert i.get("moved") and i["destination"].startswith(zone + "/"), i["record_id"]
@@ -373,7 +374,8 @@ def test_emulator_restarted_mid_pipeline_loses_nothing_and_processes_nothing_twi
         every=0.1)
     stack.down(local_stack)  # mid-pipeline: some files routed, others waiting in raw/ or half done
     stack.up(local_stack, clock_speed=600)
-    waiting = len(aws.client("s3").list_object_versions(Bucket=BUCKET, Prefix="raw/").get("Versions", []))
+    waiting = len([v for v in aws.client("s3").list_object_versions(Bucket=BUCKET, Prefix="raw/").get("Versions", [])
+                   if not v["Key"].endswith("/")])
     run_notebook(root, p.tmp, "00_provision.ipynb", "00-after-restart.ipynb", env=ENV, bucket=BUCKET,
                  glue_timeout_minutes=2880)  # functions, jobs and alarms are re-created; data survived
     summary = reconcile(config.settings(), p.outputs, wait_s=300, progress=lambda _: None)
