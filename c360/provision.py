@@ -229,9 +229,9 @@ class Provisioner:
              [f"{s3}/validated/*", f"{s3}/error/*"]),
             ("ListOwnPrefixes", ["s3:ListBucket", "s3:ListBucketVersions"], [s3],
              {"StringLike": {"s3:prefix": ["raw/*", "validated/*", "error/*"]}}),
-            ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"],
              [self.arn("dynamodb", f"table/{self.cfg.table}")]),
-            ("StartGlue", ["glue:StartJobRun", "glue:GetJobRuns"],
+            ("StartGlue", ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"],
              [self.arn("glue", f"job/{self.cfg.name('customer360-etl')}")]),
             ("DeadLetters", ["sqs:SendMessage"], [self.arn("sqs", self.cfg.name("validate-dlq"))]),
             ("Metrics", ["cloudwatch:PutMetricData"], ["*"], {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}),
@@ -514,6 +514,35 @@ class Provisioner:
             action = "created" if action == "unchanged" else action
         self.record("eventbridge rule", name, action, self.arn("events", f"rule/{name}"), "-> SNS alerts")
         self.outputs["rule"] = name
+
+    def ensure_sweep_rule(self) -> None:
+        """The job's SUCCEEDED runs invoke the validation Lambda, which starts another run for a file validated while
+        the run was finishing (after its last look for new files, its own start refused as a concurrent run)."""
+        events, lam, name = self.client("events"), self.client("lambda"), self.cfg.name("glue-run-succeeded")
+        pattern = {"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
+                   "detail": {"jobName": [self.cfg.name("customer360-etl")], "state": ["SUCCEEDED"]}}
+        have = _get(lambda: events.describe_rule(Name=name))
+        if have and json.loads(have.get("EventPattern", "{}")) == pattern:
+            action = "unchanged"
+        else:
+            events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED",
+                            Description="Glue job run SUCCEEDED: the validation Lambda starts a run for late files",
+                            Tags=[{"Key": k, "Value": v} for k, v in self.cfg.tags.items()])
+            action = "created" if have is None else "updated"
+        function, rule_arn = self.outputs["function_arn"], self.arn("events", f"rule/{name}")
+        targets = _get(lambda: events.list_targets_by_rule(Rule=name)["Targets"]) or []
+        if not any(t["Arn"] == function for t in targets):
+            events.put_targets(Rule=name, Targets=[{"Id": "validate", "Arn": function}])
+            action = "created" if action == "unchanged" else action
+        self.record("eventbridge rule", name, action, rule_arn, "-> validation Lambda (late PENDING files)")
+        policy = _get(lambda: json.loads(lam.get_policy(FunctionName=self.outputs["function_name"])["Policy"])) or {}
+        if any(st.get("Sid") == "glue-run-succeeded" for st in policy.get("Statement", [])):
+            self.record("lambda permission", "glue-run-succeeded", "unchanged")
+        else:
+            lam.add_permission(FunctionName=self.outputs["function_name"], StatementId="glue-run-succeeded",
+                               Action="lambda:InvokeFunction", Principal="events.amazonaws.com", SourceArn=rule_arn)
+            self.record("lambda permission", "glue-run-succeeded", "created")
+        self.outputs["sweep_rule"] = name
 
     def ensure_alarm(self, suffix: str, **spec) -> None:
         cw, name = self.client("cloudwatch"), self.cfg.name(suffix)

@@ -39,6 +39,7 @@ class Teardown:
             "bucket": o.get("bucket", c.bucket), "table": o.get("table", c.table),
             "function": o.get("function_name", c.name("validate")), "queue": c.name("validate-dlq"),
             "job": o.get("glue_job", c.name("customer360-etl")), "rule": o.get("rule", c.name("glue-job-failed")),
+            "sweep_rule": o.get("sweep_rule", c.name("glue-run-succeeded")),
             "topic": o.get("topic_arn"), "secret": o.get("secret_id", c.name("rds-master")),
             "db": o.get("db_instance", c.db_instance), "roles": [c.name("lambda-validate"), c.name("glue-etl")],
             "alarms": o.get("alarms") or [c.name(s) for s in ("lambda-errors", "rds-write-failures",
@@ -53,10 +54,11 @@ class Teardown:
         n = self.names()
         cw, events, lam, s3 = self.client("cloudwatch"), self.client("events"), self.client("lambda"), self.client("s3")
         self._do("cloudwatch alarms", ", ".join(n["alarms"]), lambda: cw.delete_alarms(AlarmNames=n["alarms"]))
-        targets = _get(lambda: events.list_targets_by_rule(Rule=n["rule"])["Targets"]) or []
-        if targets:
-            events.remove_targets(Rule=n["rule"], Ids=[t["Id"] for t in targets])
-        self._do("eventbridge rule", n["rule"], lambda: events.delete_rule(Name=n["rule"]))
+        for rule in (n["rule"], n["sweep_rule"]):
+            targets = _get(lambda rule=rule: events.list_targets_by_rule(Rule=rule)["Targets"]) or []
+            if targets:
+                events.remove_targets(Rule=rule, Ids=[t["Id"] for t in targets])
+            self._do("eventbridge rule", rule, lambda rule=rule: events.delete_rule(Name=rule))
         if _get(lambda: s3.head_bucket(Bucket=n["bucket"])) is not None:
             s3.put_bucket_notification_configuration(Bucket=n["bucket"], NotificationConfiguration={})
         self._do("lambda permission", "s3-raw-trigger",
@@ -154,6 +156,8 @@ class Teardown:
             ("sqs queue", n["queue"], lambda: self.client("sqs").get_queue_url(QueueName=n["queue"])),
             ("glue job", n["job"], lambda: self.client("glue").get_job(JobName=n["job"])),
             ("eventbridge rule", n["rule"], lambda: self.client("events").describe_rule(Name=n["rule"])),
+            ("eventbridge rule", n["sweep_rule"],
+             lambda: self.client("events").describe_rule(Name=n["sweep_rule"])),
             ("rds instance", n["db"], lambda: self.client("rds").describe_db_instances(DBInstanceIdentifier=n["db"])),
             ("secret", n["secret"], lambda: self.client("secretsmanager").describe_secret(SecretId=n["secret"])),
         ]

@@ -266,6 +266,35 @@ class Router:
                                ExpressionAttributeValues={":r": run["JobRunId"]})
         return run["JobRunId"]
 
+    def after_run(self, detail: dict) -> dict:
+        """A run of the job SUCCEEDED (EventBridge): start another when a valid file is still PENDING that was
+        validated after that run began. Such a file came while the run was finishing, after its last look for new
+        files, and Glue refused the Lambda's start as a concurrent run: without this it would wait for the next
+        upload. A file PENDING since before the run began is not retried here (that run saw it and left it)."""
+        if detail.get("state") != "SUCCEEDED" or detail.get("jobName") != self.job_name:
+            return {"result": "ignored"}
+        began = self.glue.get_job_run(JobName=self.job_name, RunId=detail["jobRunId"])["JobRun"]["StartedOn"]
+        late, stale, kwargs = [], [], {}
+        while True:
+            page = self.table.scan(FilterExpression="#s = :p AND validation_status = :v",
+                                   ExpressionAttributeNames={"#s": "status"},
+                                   ExpressionAttributeValues={":p": "PENDING", ":v": "VALID"}, **kwargs)
+            for item in page.get("Items", []):
+                at = datetime.fromisoformat(str(item.get("validated_at") or EPOCH).replace("Z", "+00:00"))
+                (late if item.get("moved") and at >= began else stale).append(item["record_id"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if stale:
+            log("WARN", "pending_before_run", run=detail["jobRunId"], record_ids=stale[:20], count=len(stale),
+                note="PENDING since before this run began: not retried automatically (c360 reconcile does)")
+        if not late:
+            log("INFO", "run_succeeded", run=detail["jobRunId"], note="no file came after its last look")
+            return {"result": "nothing pending", "run": detail["jobRunId"]}
+        started = self._start_glue(late[0])
+        log("INFO", "late_files_started", run=detail["jobRunId"], record_ids=late[:20], count=len(late), glue=started)
+        return {"result": "started", "pending": len(late), "glue": started}
+
     def _metric(self, item: dict) -> None:
         name = "FilesValidated" if item["validation_status"] == "VALID" else "FilesRejected"
         self.cw.put_metric_data(Namespace=self.namespace, MetricData=[{
@@ -277,12 +306,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+EPOCH = "1970-01-01T00:00:00Z"
+
+
 def lambda_handler(event: dict, context) -> dict:
-    """S3 object-created events (also wrapped by SQS or SNS): validate, route, record, start the Glue job."""
+    """S3 object-created events (also wrapped by SQS or SNS): validate, route, record, start the Glue job.
+    A Glue Job State Change event (EventBridge, the job's SUCCEEDED runs) starts a run for files left PENDING."""
     router = Router(boto3.client("s3"), boto3.resource("dynamodb").Table(os.environ["LEDGER_TABLE"]),
                     boto3.client("glue"), boto3.client("cloudwatch"), os.environ.get("GLUE_JOB_NAME", ""),
                     os.environ.get("METRICS_NAMESPACE", NAMESPACE_DEFAULT),
                     getattr(context, "aws_request_id", ""))
+    if event.get("source") == "aws.glue" and event.get("detail-type") == "Glue Job State Change":
+        return router.after_run(event.get("detail", {}))
     results = []
     for record in records_of(event):
         obj = record["s3"]["object"]
