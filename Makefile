@@ -44,7 +44,7 @@ setup: $(STAMP) ## create .venv, install pinned packages, Java 17, PostgreSQL an
 	@bash tools/ensure-chromium.sh
 	@$(PY) -m c360.cli doctor
 
-demo: setup ## run the pipeline as far as it is built, on generated sample data
+demo: setup ## the whole flow on generated sample data (provision, pipeline, dashboards, monitoring), then a summary
 	@$(PY) -m c360.demo --out "$(DEMO_DIR)"
 
 dashboard: setup ## write the four dashboards as one static HTML page from the database (after make demo); prints its path

@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(p for p in (out / "raw").rglob("*") if p.is_file())
     _step(5, total, f"uploading {len(files)} files to s3://{outputs['bucket']}/raw/")
     s3 = aws.client("s3", settings)
+    earlier = _golden_rows(s3, outputs["bucket"])  # a golden table already there: the stack kept an earlier run's data
+    if earlier is not None:
+        print(f"      (the stack's state holds an earlier run's data, {earlier:,} golden customers: files identical to "
+              "earlier ones are duplicates, not judged again; `make local-reset` first for a fresh start)")
     uploaded = {}
     for p in files:
         key = p.relative_to(out).as_posix()
@@ -220,15 +224,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from c360 import monitoring
 
-    alerts = [monitoring.mail_summary(m) for m in monitoring.mails(settings, started)]
-    print("\nsummary (the files, DQ and golden rows are the demo data set's, before 50_monitoring added its own)")
+    alerts = [{**monitoring.mail_summary(m), "message": (m.get_payload(decode=True) or b"").decode(errors="replace")}
+              for m in monitoring.mails(settings, started)]  # the whole message: mail_summary's is cut short
+    print("\nsummary (files, data quality and golden rows: the demo data set's, as they stood before 50_monitoring "
+          "added its own files)")
+    if earlier is not None:
+        print("  (on a stack that kept earlier runs' data: files that repeat earlier ones score 0 records, "
+              "and the golden rows include earlier runs')")
     print(f"  files        {len(uploaded)} uploaded: {len(valid)} validated, {len(invalid)} rejected (reports in "
           f"error/)" + ("" if len(items) == len(uploaded) else f", {len(uploaded) - len(items)} not routed"))
     print(f"  data quality {_dq_line(done.values(), _dq_threshold(glue, outputs['glue_job']))}")
     print(f"  golden rows  {_golden_line(golden, loaded)}")
     print(f"  alerts       {_alerts_line(alerts)}")
-    for a in alerts:
-        print(f"                 {_alert_label(a)}")
+    for line in _alert_lines(alerts):
+        print(f"                 {line}")
     print(f"  monitoring   50_monitoring: {monitoring_result}")
     print(f"  dashboard    {page if dashboard_ok else 'not written'}")
     print(f"  notebooks    {executed}/ ({', '.join(ran)})")
@@ -316,9 +325,9 @@ def _dq_line(items, threshold: float | None) -> str:
     if not items:
         return "no file scored"
     scores = [float(i["dq_score"]) for i in items]
-    states = {s: sum(1 for i in items if i["status"] == s) for s in sorted({i["status"] for i in items})}
+    states = {s: sum(1 for i in items if i["status"] == s) for s in ("SUCCESS", "FAILED")}
     return (f"{len(items)} files scored: dq_score min {min(scores):.2f} / mean {sum(scores) / len(scores):.2f}; "
-            + ", ".join(f"{n} {s}" for s, n in states.items())
+            + ", ".join(f"{n} {s}" for s, n in states.items() if n)
             + (f" (threshold {threshold:g})" if threshold is not None else ""))
 
 
@@ -330,9 +339,12 @@ def _golden_line(golden: int | None, loaded: dict | None) -> str:
             f"{'unreadable' if in_pg is None else f'{in_pg:,}'} in PostgreSQL")
 
 
+ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
+
+
 def _alert_kind(alert: dict) -> str:
     state = (alert["subject"] or "").split(":", 1)[0]
-    if state in ("ALARM", "OK", "INSUFFICIENT_DATA"):
+    if state in ALARM_STATES:
         return state
     ended = re.search(r"ended (\w+)", alert["message"])
     return f"Glue run {ended.group(1)}" if ended else "other"
@@ -341,19 +353,33 @@ def _alert_kind(alert: dict) -> str:
 def _alerts_line(alerts: list[dict]) -> str:
     if not alerts:
         return "no e-mail since the demo started"
-    kinds: dict[str, int] = {}
+    kinds: dict[str, int] = {k: 0 for k in ALARM_STATES}
     for a in alerts:
         kinds[_alert_kind(a)] = kinds.get(_alert_kind(a), 0) + 1
     return (f"{len(alerts)} e-mail{'s' if len(alerts) != 1 else ''} since the demo started: "
-            + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+            + ", ".join(f"{n} {k}" for k, n in kinds.items() if n))
 
 
-def _alert_label(alert: dict) -> str:
-    """One short line per e-mail: the alarm's subject without the region, or the start of the message."""
-    subject = alert["subject"] or ""
-    if _alert_kind(alert) in ("ALARM", "OK", "INSUFFICIENT_DATA"):
-        return re.sub(r" in [^\"]*$", "", subject)
-    return alert["message"].strip('"')[:100]
+def _alert_lines(alerts: list[dict]) -> list[str]:
+    """The e-mails in short: per alarm the states it mailed, in order; other mails one line each."""
+    alarms: dict[str, list[str]] = {}
+    others = []
+    for a in alerts:
+        kind = _alert_kind(a)
+        named = re.search(r'"([^"]+)"', a["subject"] or "")
+        if kind in ALARM_STATES and named:
+            alarms.setdefault(named.group(1), []).append(kind)
+        else:
+            glue = re.search(r"run (\S+) ended (\w+): *(.*)", a["message"])
+            others.append(f"Glue run {glue.group(1)[:13]}... ended {glue.group(2)}: {glue.group(3)}" if glue
+                          else f"{a['subject']}: {a['message']}")
+    width = max((len(n) for n in alarms), default=0)
+    return ([f"{name:{width}s}  {' -> '.join(states)}" for name, states in alarms.items()]
+            + [_cut(line.splitlines()[0], 110) for line in others])
+
+
+def _cut(line: str, width: int) -> str:
+    return line if len(line) <= width else line[:width - 3].rstrip() + "..."
 
 
 def _wait_for_glue(table, wanted: set[str], glue, job: str, timeout: float) -> dict[str, dict]:
