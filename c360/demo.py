@@ -218,9 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, dsn in status["postgres"].items():
         print(f"  {dsn:55s} PostgreSQL of RDS instance {name} (password: Secrets Manager {outputs['secret_id']})")
     print("  make lab                                                JupyterLab on the notebooks")
-    print("\nnot built yet (nothing below was run):")
-    for what, issue in NOT_BUILT:
-        print(f"  - {what} (issue {issue})")
+    if NOT_BUILT:
+        print("\nnot built yet (nothing below was run):")
+        for what, issue in NOT_BUILT:
+            print(f"  - {what} (issue {issue})")
 
     from c360 import monitoring
 
