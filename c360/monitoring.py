@@ -86,6 +86,17 @@ def _text(m: Message) -> str:
     return payload.decode(errors="replace") if payload else ""
 
 
+def alarm_reason(m: Message) -> str:
+    """The NewStateReason of an alarm's mail (AWS's alarm JSON, alone or in an SNS envelope)."""
+    try:
+        doc = json.loads(_text(m))
+        if isinstance(doc.get("Message"), str):
+            doc = json.loads(doc["Message"])
+        return str(doc.get("NewStateReason", ""))
+    except (ValueError, AttributeError):
+        return _text(m)[:300]
+
+
 def mail_summary(m: Message) -> dict:
     body = _text(m)
     try:
