@@ -490,57 +490,52 @@ class Provisioner:
         self.outputs["glue_connection"] = conn
 
     # ------------------------------------------------------------------ events and alarms
-    def ensure_rule(self) -> None:
-        events, name = self.client("events"), self.cfg.name("glue-job-failed")
+    def _glue_state_rule(self, name: str, states: list[str], description: str, target: dict) -> str:
+        """An EventBridge rule on this job's "Glue Job State Change" events in `states`, sending to `target`;
+        returns created / updated / unchanged."""
+        events = self.client("events")
         pattern = {"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-                   "detail": {"jobName": [self.cfg.name("customer360-etl")],
-                              "state": ["FAILED", "TIMEOUT", "STOPPED"]}}
+                   "detail": {"jobName": [self.cfg.name("customer360-etl")], "state": states}}
         have = _get(lambda: events.describe_rule(Name=name))
         if have and json.loads(have.get("EventPattern", "{}")) == pattern:
             action = "unchanged"
         else:
-            events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED",
-                            Description="Glue job run ended FAILED, TIMEOUT or STOPPED",
+            events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED", Description=description,
                             Tags=[{"Key": k, "Value": v} for k, v in self.cfg.tags.items()])
             action = "created" if have is None else "updated"
         targets = _get(lambda: events.list_targets_by_rule(Rule=name)["Targets"]) or []
-        if not any(t["Arn"] == self.outputs["topic_arn"] for t in targets):
-            events.put_targets(Rule=name, Targets=[{
-                "Id": "alerts", "Arn": self.outputs["topic_arn"],
-                "InputTransformer": {
-                    "InputPathsMap": {"job": "$.detail.jobName", "run": "$.detail.jobRunId",
-                                      "state": "$.detail.state", "message": "$.detail.message"},
-                    "InputTemplate": '"Glue job <job> run <run> ended <state>: <message>"'}}])
+        if not any(t["Arn"] == target["Arn"] for t in targets):
+            events.put_targets(Rule=name, Targets=[target])
             action = "created" if action == "unchanged" else action
+        return action
+
+    def ensure_rule(self) -> None:
+        name = self.cfg.name("glue-job-failed")
+        action = self._glue_state_rule(name, ["FAILED", "TIMEOUT", "STOPPED"],
+                                       "Glue job run ended FAILED, TIMEOUT or STOPPED", {
+            "Id": "alerts", "Arn": self.outputs["topic_arn"],
+            "InputTransformer": {
+                "InputPathsMap": {"job": "$.detail.jobName", "run": "$.detail.jobRunId",
+                                  "state": "$.detail.state", "message": "$.detail.message"},
+                "InputTemplate": '"Glue job <job> run <run> ended <state>: <message>"'}})
         self.record("eventbridge rule", name, action, self.arn("events", f"rule/{name}"), "-> SNS alerts")
         self.outputs["rule"] = name
 
     def ensure_sweep_rule(self) -> None:
         """The job's SUCCEEDED runs invoke the validation Lambda, which starts another run for a file validated while
         the run was finishing (after its last look for new files, its own start refused as a concurrent run)."""
-        events, lam, name = self.client("events"), self.client("lambda"), self.cfg.name("glue-run-succeeded")
-        pattern = {"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-                   "detail": {"jobName": [self.cfg.name("customer360-etl")], "state": ["SUCCEEDED"]}}
-        have = _get(lambda: events.describe_rule(Name=name))
-        if have and json.loads(have.get("EventPattern", "{}")) == pattern:
-            action = "unchanged"
-        else:
-            events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED",
-                            Description="Glue job run SUCCEEDED: the validation Lambda starts a run for late files",
-                            Tags=[{"Key": k, "Value": v} for k, v in self.cfg.tags.items()])
-            action = "created" if have is None else "updated"
-        function, rule_arn = self.outputs["function_arn"], self.arn("events", f"rule/{name}")
-        targets = _get(lambda: events.list_targets_by_rule(Rule=name)["Targets"]) or []
-        if not any(t["Arn"] == function for t in targets):
-            events.put_targets(Rule=name, Targets=[{"Id": "validate", "Arn": function}])
-            action = "created" if action == "unchanged" else action
+        lam, name, fn = self.client("lambda"), self.cfg.name("glue-run-succeeded"), self.outputs["function_name"]
+        rule_arn = self.arn("events", f"rule/{name}")
+        action = self._glue_state_rule(name, ["SUCCEEDED"],
+                                       "Glue job run SUCCEEDED: the validation Lambda starts a run for late files",
+                                       {"Id": "validate", "Arn": self.outputs["function_arn"]})
         self.record("eventbridge rule", name, action, rule_arn, "-> validation Lambda (late PENDING files)")
-        policy = _get(lambda: json.loads(lam.get_policy(FunctionName=self.outputs["function_name"])["Policy"])) or {}
+        policy = _get(lambda: json.loads(lam.get_policy(FunctionName=fn)["Policy"])) or {}
         if any(st.get("Sid") == "glue-run-succeeded" for st in policy.get("Statement", [])):
             self.record("lambda permission", "glue-run-succeeded", "unchanged")
         else:
-            lam.add_permission(FunctionName=self.outputs["function_name"], StatementId="glue-run-succeeded",
-                               Action="lambda:InvokeFunction", Principal="events.amazonaws.com", SourceArn=rule_arn)
+            lam.add_permission(FunctionName=fn, StatementId="glue-run-succeeded", Action="lambda:InvokeFunction",
+                               Principal="events.amazonaws.com", SourceArn=rule_arn)
             self.record("lambda permission", "glue-run-succeeded", "created")
         self.outputs["sweep_rule"] = name
 
