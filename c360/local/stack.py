@@ -41,9 +41,14 @@ def _log_file(s: config.Settings) -> Path:
     return s.state_dir / "logs" / "emulator.log"
 
 
+EXITED: dict[int, int] = {}  # pid -> exit code (negative: killed by that signal) of emulators this process reaped
+
+
 def _alive(pid: int) -> bool:
     try:  # reap it if this process started it (tests do), else a zombie would look alive
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+        reaped, wait_status = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            EXITED[pid] = os.waitstatus_to_exitcode(wait_status)
             return False
     except ChildProcessError:
         pass
@@ -165,8 +170,15 @@ def down(s: config.Settings | None = None) -> dict:
     s = s or config.settings(target=config.LOCAL)
     current = status(s)
     if not current["running"]:
-        return current
-    pid = current["pid"]
+        # it may be too busy to answer its status page: the ready file still names it
+        ready = _ready_file(s)
+        pid = json.loads(ready.read_text() or "{}").get("pid") if ready.is_file() else None
+        if not pid or not _alive(pid):
+            if pid in EXITED:
+                current["exited"] = EXITED[pid]
+            return current
+    else:
+        pid = current["pid"]
     os.kill(pid, signal.SIGTERM)
     t0 = time.monotonic()
     while _alive(pid) and time.monotonic() - t0 < STOP_TIMEOUT:

@@ -380,7 +380,12 @@ def test_emulator_restarted_mid_pipeline_loses_nothing_and_processes_nothing_twi
     routed = wait(lambda: (lambda n: n if n >= max(1, len(new) // 3) else None)(
         sum(1 for i in ledger() if (i["source_key"], i["source_version"]) in new and i.get("moved"))), timeout=120,
         every=0.1)
-    stack.down(local_stack)  # mid-pipeline: some files routed, others waiting in raw/ or half done
+    log = Path(stack.status(local_stack)["log"])
+    logged = log.stat().st_size
+    assert stack.status(local_stack)["running"], stack.down(local_stack)  # says how it exited, if it did
+    down = stack.down(local_stack)  # mid-pipeline: some files routed, others waiting in raw/ or half done
+    said = log.read_bytes()[logged:].decode(errors="replace")
+    assert "snapshot written" in said, (down, said[-3000:])
     stack.up(local_stack, clock_speed=CLOCK_SPEED)
     waiting = len([v for v in aws.client("s3").list_object_versions(Bucket=BUCKET, Prefix="raw/").get("Versions", [])
                    if not v["Key"].endswith("/")])
