@@ -29,6 +29,7 @@ class EmulatorContext:
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="c360-async"))
     stopping: threading.Event = field(default_factory=threading.Event)
     frozen: threading.Event = field(default_factory=threading.Event)  # stopping: only the snapshot is served
+    stop_requested: threading.Event = field(default_factory=threading.Event)  # SIGTERM or POST /_c360/stop
     in_flight: int = 0  # API requests being served (the freeze waits for them)
     in_flight_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -26,6 +26,7 @@ CLOCK_PATH = "/_c360/clock"  # POST {"speed": N}: change the clock of a running 
 # POST {"s3_event_copies": [2, 3], "s3_event_max_delay_s": 3}: deliver each S3 notification 2-3 times, shuffled;
 # POST {} puts back exactly-once, in-order delivery (EmulatorContext)
 FAULTS_PATH = "/_c360/faults"
+STOP_PATH = "/_c360/stop"  # POST: stop as on SIGTERM (stack.down asks this way first, then signals)
 FROZEN_PASS = "HTTP_" + persistence.SNAPSHOT_HEADER.upper().replace("-", "_")
 
 
@@ -39,6 +40,9 @@ def _status_app(app, info: dict, ctx=None):
         path = environ.get("PATH_INFO")
         if path == STATUS_PATH:
             return reply(start_response, "200 OK", info)
+        if path == STOP_PATH and ctx is not None and environ.get("REQUEST_METHOD") == "POST":
+            ctx.stop_requested.set()  # the main thread freezes, snapshots and exits (main)
+            return reply(start_response, "202 Accepted", {"stopping": True})
         if ctx is not None and ctx.frozen.is_set() and not environ.get(FROZEN_PASS):
             return reply(start_response, "503 Service Unavailable", {"error": "the emulator is stopping"})
         if ctx is not None:
@@ -130,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     ready_file.write_text(json.dumps(info, indent=2))
     print(f"emulator ready on {ctx.endpoint} (pid {os.getpid()}), restored {restored}", flush=True)
 
-    stop = threading.Event()
+    stop = ctx.stop_requested
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    while not stop.wait(0.5):  # a timed wait: a busy emulator once sat through SIGTERM for a minute
+        pass
     # Freeze: from now on only the snapshot's own requests are served, and no retry or new attempt starts. A
     # Lambda or Glue run still going fails at its next request, as in a crash at this moment; the snapshot is
     # then one consistent moment of S3 and the ledger (not S3 before a move and the ledger after it).

@@ -179,9 +179,18 @@ def down(s: config.Settings | None = None) -> dict:
             return current
     else:
         pid = current["pid"]
-    os.kill(pid, signal.SIGTERM)
     t0 = time.monotonic()
+    try:  # asked over HTTP first: a request thread sets the stop event (a busy emulator once sat through SIGTERM)
+        req = urllib.request.Request(f"http://{config.LOCAL_HOST}:{_port(s)}/_c360/stop", method="POST", data=b"")
+        urllib.request.urlopen(req, timeout=5).close()
+        signalled = False
+    except OSError:
+        os.kill(pid, signal.SIGTERM)
+        signalled = True
     while _alive(pid) and time.monotonic() - t0 < STOP_TIMEOUT:
+        if not signalled and time.monotonic() - t0 > STOP_TIMEOUT / 2:
+            os.kill(pid, signal.SIGTERM)
+            signalled = True
         time.sleep(0.1)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
