@@ -72,12 +72,18 @@ def wait_for_mail(settings: config.Settings, subject_part: str, since: float, ti
     return wait_for(f"an e-mail about {subject_part!r}", found, timeout)
 
 
-def wait_for_alarm(settings: config.Settings, name: str, state: str, timeout: float = 300) -> dict:
+def wait_for_alarm(settings: config.Settings, name: str, state: str, timeout: float = 300,
+                   while_waiting=None) -> dict:
+    """The alarm's description once it is in `state`; `while_waiting()` (returning a count) runs before each look,
+    and the counts' sum is returned as "redriven"."""
     cw = aws.client("cloudwatch", settings)
+    done = {"n": 0}
 
     def reached():
+        if while_waiting is not None:
+            done["n"] += while_waiting() or 0
         a = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
-        return a[0] if a and a[0]["StateValue"] == state else None
+        return {**a[0], "redriven": done["n"]} if a and a[0]["StateValue"] == state else None
     return wait_for(f"alarm {name} {state}", reached, timeout)
 
 
