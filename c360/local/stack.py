@@ -69,33 +69,28 @@ def _probe(port: int) -> dict | None:
         return None
 
 
-def set_clock(s: config.Settings | None = None, speed: float = 1.0) -> float:
-    """Change the running emulator's clock speed (AWS seconds per real second); returns the new speed."""
+def _control(s: config.Settings | None, path: str, payload: dict, what: str) -> dict:
+    """POST a JSON payload to one of the running emulator's control paths (server.py); its JSON answer."""
     s = s or config.settings(target=config.LOCAL)
     if not status(s)["running"]:
         raise StackError(f"no local stack with state {s.state_dir} is running")
-    req = urllib.request.Request(f"http://{config.LOCAL_HOST}:{_port(s)}/_c360/clock", method="POST",
-                                 data=json.dumps({"speed": speed}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return json.loads(r.read())["clock_speed"]
-    except urllib.error.HTTPError as e:
-        raise StackError(f"the emulator refused clock speed {speed}: {e.read().decode(errors='replace')}") from e
-
-
-def set_faults(s: config.Settings | None = None, **faults) -> dict:
-    """Inject faults into the running emulator (server.FAULTS_PATH); no arguments restores normal behaviour."""
-    s = s or config.settings(target=config.LOCAL)
-    if not status(s)["running"]:
-        raise StackError(f"no local stack with state {s.state_dir} is running")
-    req = urllib.request.Request(f"http://{config.LOCAL_HOST}:{_port(s)}/_c360/faults", method="POST",
-                                 data=json.dumps(faults).encode(), headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(f"http://{config.LOCAL_HOST}:{_port(s)}{path}", method="POST",
+                                 data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return json.loads(r.read())
     except urllib.error.HTTPError as e:
-        raise StackError(f"the emulator refused faults {faults}: {e.read().decode(errors='replace')}") from e
+        raise StackError(f"the emulator refused {what}: {e.read().decode(errors='replace')}") from e
+
+
+def set_clock(s: config.Settings | None = None, speed: float = 1.0) -> float:
+    """Change the running emulator's clock speed (AWS seconds per real second); returns the new speed."""
+    return _control(s, "/_c360/clock", {"speed": speed}, f"clock speed {speed}")["clock_speed"]
+
+
+def set_faults(s: config.Settings | None = None, **faults) -> dict:
+    """Inject faults into the running emulator (server.FAULTS_PATH); no arguments restores normal behaviour."""
+    return _control(s, "/_c360/faults", faults, f"faults {faults}")
 
 
 def status(s: config.Settings | None = None) -> dict:
