@@ -18,9 +18,9 @@ from pathlib import Path
 from c360 import aws, config, environment
 
 # 50_monitoring counts Lambda errors per 60 s of emulator time and waits out the Lambda's retries (1 and 2 minutes
-# on AWS). At 5x a 60-second period is 12 s: room for more than 5 failed invocations even on a loaded machine (the
-# local Lambda runs 4 at a time; at 10x a busy machine fitted only 4 into 6 s and the alarm never fired). The
-# stack's previous speed is restored afterwards.
+# on AWS). At 5x a 60-second period is 12 s: room for more than 5 failed invocations even on a loaded machine (when
+# the local Lambda ran 4 at a time with retries asleep in its workers, a busy machine at 10x fitted only 4 into 6 s
+# and the alarm never fired). The stack's previous speed is restored afterwards.
 MONITORING_CLOCK_SPEED = 5
 
 

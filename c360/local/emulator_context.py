@@ -12,6 +12,7 @@ from pathlib import Path
 from c360 import aws, config
 
 ACCOUNT_ID = "123456789012"  # moto's default account
+ASYNC_WORKERS = 8
 
 
 @dataclass
@@ -26,7 +27,10 @@ class EmulatorContext:
     # events of different objects arrive out of order. S3 promises at-least-once delivery, not order.
     s3_event_copies: tuple[int, int] = (1, 1)
     s3_event_max_delay_s: float = 0.0
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="c360-async"))
+    # Asynchronous Lambda invocations run here, ASYNC_WORKERS at a time (AWS runs up to 1,000: each one here is a
+    # Python process on a 2-core machine, so more would only queue on the CPU).
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(ASYNC_WORKERS, thread_name_prefix="c360-async"))
     stopping: threading.Event = field(default_factory=threading.Event)
     frozen: threading.Event = field(default_factory=threading.Event)  # stopping: only the snapshot is served
     stop_requested: threading.Event = field(default_factory=threading.Event)  # SIGTERM or POST /_c360/stop

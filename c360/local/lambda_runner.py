@@ -137,20 +137,26 @@ class LambdaRunner:
         self.ctx.executor.submit(self._async, fn, event, request_id)
         return request_id
 
-    def _async(self, fn, event: Any, request_id: str) -> None:
+    def _async(self, fn, event: Any, request_id: str, attempt: int = 0) -> None:
+        if self.ctx.stopping.is_set():
+            return
         config = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
         attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
-        result = None
-        for attempt in range(attempts):
-            if attempt and not self.ctx.sleep(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)]):
-                return
-            try:
-                result = self.run(fn, event)
-            except Exception as e:  # the emulator's own failure: report it like a runtime error
-                result = Invocation(False, json.dumps({"errorMessage": str(e), "errorType": "EmulatorError"}),
-                                    request_id, 0.0, [])
-            if result.ok:
-                return
+        try:
+            result = self.run(fn, event)
+        except Exception as e:  # the emulator's own failure: report it like a runtime error
+            result = Invocation(False, json.dumps({"errorMessage": str(e), "errorType": "EmulatorError"}),
+                                request_id, 0.0, [])
+        if result.ok:
+            return
+        if attempt + 1 < attempts:
+            # The retry waits on a timer, not in the pool: a sleeping retry must not hold back other invocations
+            # (with 4 workers asleep, failures stopped counting and the lambda-errors alarm could not fire).
+            delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)] / self.ctx.clock_speed
+            timer = threading.Timer(delay, self.ctx.executor.submit, (self._async, fn, event, request_id, attempt + 1))
+            timer.daemon = True
+            timer.start()
+            return
         self._on_failure(fn, event, result, attempts, config)
 
     def _on_failure(self, fn, event: Any, result: Invocation, attempts: int, config: dict) -> None:
