@@ -149,6 +149,14 @@ def redrive(settings: config.Settings, url: str, function: str) -> int:
             n += 1
 
 
+def active_runs(settings: config.Settings, job: str) -> list[str]:
+    """Ids of the job's runs that have not ended."""
+    from c360.reconcile import ACTIVE
+
+    runs = aws.client("glue", settings).get_job_runs(JobName=job).get("JobRuns", [])
+    return [r["Id"] for r in runs if r["JobRunState"] in ACTIVE]
+
+
 def set_read_only(dsn: str, database: str, on: bool) -> None:
     """Make new sessions of the database read-only (an RDS write failure on demand), or writable again."""
     import psycopg

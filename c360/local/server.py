@@ -30,6 +30,15 @@ STOP_PATH = "/_c360/stop"  # POST: stop as on SIGTERM (stack.down asks this way 
 FROZEN_PASS = "HTTP_" + persistence.SNAPSHOT_HEADER.upper().replace("-", "_")
 
 
+def _json_object(environ) -> dict:
+    """The JSON object in a control request's body ({} when empty); ValueError for anything else."""
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(size) or b"{}")
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
 def _status_app(app, info: dict, ctx=None):
     def reply(start_response, status: str, payload: dict):
         body = json.dumps(payload).encode()
@@ -59,8 +68,7 @@ def _status_app(app, info: dict, ctx=None):
         path = environ.get("PATH_INFO")
         if path == CLOCK_PATH and ctx is not None and environ.get("REQUEST_METHOD") == "POST":
             try:
-                size = int(environ.get("CONTENT_LENGTH") or 0)
-                speed = float(json.loads(environ["wsgi.input"].read(size))["speed"])
+                speed = float(_json_object(environ)["speed"])
                 if not 0 < speed <= 100_000:
                     raise ValueError("speed must be > 0 and <= 100000")
             except (ValueError, KeyError, TypeError) as e:
@@ -69,13 +77,12 @@ def _status_app(app, info: dict, ctx=None):
             return reply(start_response, "200 OK", {"clock_speed": speed})
         if path == FAULTS_PATH and ctx is not None and environ.get("REQUEST_METHOD") == "POST":
             try:
-                size = int(environ.get("CONTENT_LENGTH") or 0)
-                faults = json.loads(environ["wsgi.input"].read(size) or b"{}")
+                faults = _json_object(environ)
                 low, high = (int(n) for n in faults.get("s3_event_copies", (1, 1)))
                 delay = float(faults.get("s3_event_max_delay_s", 0.0))
                 if not (1 <= low <= high <= 10 and 0 <= delay <= 600):
                     raise ValueError("s3_event_copies must be 1 <= min <= max <= 10, s3_event_max_delay_s 0..600")
-            except (ValueError, TypeError, AttributeError) as e:
+            except (ValueError, TypeError) as e:
                 return reply(start_response, "400 Bad Request", {"error": f"{type(e).__name__}: {e}"})
             ctx.s3_event_copies, ctx.s3_event_max_delay_s = (low, high), delay
             info["faults"] = {"s3_event_copies": [low, high], "s3_event_max_delay_s": delay}

@@ -97,6 +97,17 @@ def test_s3_put_to_raw_runs_the_function(local_stack):
     assert keys == ["seen/raw/feedback/f.csv"]
 
 
+def test_control_requests_refuse_bad_values_and_change_nothing(local_stack):
+    speed = stack.status(local_stack)["clock_speed"]
+    for bad in (0, -1, 1e9):
+        with pytest.raises(stack.StackError, match="speed must be"):
+            stack.set_clock(local_stack, bad)
+    with pytest.raises(stack.StackError, match="TypeError"):
+        stack.set_faults(local_stack, s3_event_copies=2)  # a range is two numbers
+    assert stack.status(local_stack)["clock_speed"] == speed
+    assert stack.set_faults(local_stack) == {"s3_event_copies": [1, 1], "s3_event_max_delay_s": 0.0}
+
+
 def test_injected_faults_deliver_each_s3_event_several_times_out_of_order(local_stack):
     s3, logs = aws.client("s3"), aws.client("logs")
     s3.create_bucket(Bucket="lake-faults")
