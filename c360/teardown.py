@@ -73,9 +73,6 @@ class Teardown:
         glue = self.client("glue")
         self._stop_runs(glue, n["job"])  # a run finishing later would write to a log group deleted below
         self._do("glue job", n["job"], lambda: glue.delete_job(JobName=n["job"]))
-        logs = self.client("logs")
-        for g in n["log_groups"]:
-            self._do("log group", g, lambda g=g: logs.delete_log_group(logGroupName=g))
         if n["connection"]:
             self._do("glue connection", n["connection"], lambda: glue.delete_connection(ConnectionName=n["connection"]))
         rds = self.client("rds")
@@ -117,6 +114,12 @@ class Teardown:
                     self._do(f"quicksight {kind}", i, lambda k=kind, key=key, i=i: getattr(
                         quick, f"delete_{k}")(AwsAccountId=account, **{key: i}))
         self._do("s3 bucket", n["bucket"], lambda: self._empty_and_delete(n["bucket"]))
+        # Log groups last: an invocation already running when its function was deleted (a Glue run's SUCCEEDED
+        # event that arrived just before the rule went) writes its logs when it ends, re-creating the group.
+        logs = self.client("logs")
+        for g in n["log_groups"]:
+            self._do("log group", g, lambda g=g: logs.delete_log_group(logGroupName=g))
+        self._delete_reappearing_log_groups(logs, n["log_groups"])
         return self.steps
 
     def _stop_runs(self, glue, job: str, timeout: float = 300) -> None:
@@ -135,6 +138,20 @@ class Teardown:
                 break
             time.sleep(1)
         self.steps.append(("glue job runs", job, f"stopped {len(ids)}"))
+
+    def _delete_reappearing_log_groups(self, logs, groups: list[str], quiet_s: float = 3.0,
+                                       limit_s: float = 60.0) -> None:
+        """Delete again any of `groups` that reappears, until none has for `quiet_s` (at most `limit_s`)."""
+        import time
+
+        start = quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s and time.monotonic() - start < limit_s:
+            time.sleep(0.5)
+            existing = {g["logGroupName"] for g in logs.describe_log_groups().get("logGroups", [])}
+            for g in (g for g in groups if g in existing):
+                logs.delete_log_group(logGroupName=g)
+                self.steps.append(("log group", g, "deleted again (written by an invocation still running)"))
+                quiet_since = time.monotonic()
 
     def _empty_and_delete(self, bucket: str) -> None:
         s3 = self.client("s3")

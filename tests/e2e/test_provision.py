@@ -310,6 +310,23 @@ def test_teardown_leaves_nothing(root, provisioned):
     assert "already gone" in again and "nothing left" in again
 
 
+def test_teardown_deletes_a_log_group_written_again_by_an_invocation_still_running(local_stack):
+    import threading
+
+    from c360.provision import ProvisionConfig
+    from c360.teardown import Teardown
+
+    logs, group = aws.client("logs"), "/aws/lambda/c360-late-writer"
+    t = Teardown(ProvisionConfig(env="c360-late-writer"), config.settings())
+    # what an invocation still running when its function was deleted does when it ends: write its logs
+    late = threading.Timer(1.0, lambda: logs.create_log_group(logGroupName=group))
+    late.start()
+    t._delete_reappearing_log_groups(logs, [group], quiet_s=3.0)
+    late.join()
+    assert ("log group", group, "deleted again (written by an invocation still running)") in t.steps
+    assert not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+
+
 def test_aws_dry_run_validates_every_request_and_sends_none(root, tmp_path, monkeypatch):
     # Any request that escaped would go to a closed port and fail the run.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
