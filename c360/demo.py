@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from c360 import aws, config, environment
+from c360.reconcile import ACTIVE
 
 # 50_monitoring counts Lambda errors per 60 s of emulator time and waits out the Lambda's retries (1 and 2 minutes
 # on AWS). At 5x a 60-second period is 12 s: room for more than 5 failed invocations even on a loaded machine (when
@@ -406,7 +407,7 @@ def _wait_for_runs_to_end(glue, job: str, timeout: float) -> None:
     deadline, shown = time.monotonic() + timeout, False
     while time.monotonic() < deadline:
         runs = glue.get_job_runs(JobName=job).get("JobRuns", [])
-        active = [r["Id"][:10] for r in runs if r["JobRunState"] in ("STARTING", "RUNNING", "STOPPING", "WAITING")]
+        active = [r["Id"][:10] for r in runs if r["JobRunState"] in ACTIVE]
         if not active:
             break
         print(f"\r      waiting for run {', '.join(active)} to end   ", end="", flush=True)

@@ -6,12 +6,14 @@ the names derived from the same `ProvisionConfig` as a fallback, so a half-provi
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
 from c360 import aws, config
 from c360.provision import ProvisionConfig, _get, is_not_found
+from c360.reconcile import ACTIVE
 
 
 @dataclass
@@ -123,18 +125,15 @@ class Teardown:
         return self.steps
 
     def _stop_runs(self, glue, job: str, timeout: float = 300) -> None:
-        import time
-
-        active = ("STARTING", "RUNNING", "STOPPING", "WAITING")
         runs = _get(lambda: glue.get_job_runs(JobName=job)["JobRuns"]) or []
-        ids = [r["Id"] for r in runs if r["JobRunState"] in active]
+        ids = [r["Id"] for r in runs if r["JobRunState"] in ACTIVE]
         if not ids:
             return
         glue.batch_stop_job_run(JobName=job, JobRunIds=ids)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             runs = _get(lambda: glue.get_job_runs(JobName=job)["JobRuns"]) or []
-            if not any(r["JobRunState"] in active for r in runs):
+            if not any(r["JobRunState"] in ACTIVE for r in runs):
                 break
             time.sleep(1)
         self.steps.append(("glue job runs", job, f"stopped {len(ids)}"))
@@ -142,8 +141,6 @@ class Teardown:
     def _delete_reappearing_log_groups(self, logs, groups: list[str], quiet_s: float = 3.0,
                                        limit_s: float = 60.0) -> None:
         """Delete again any of `groups` that reappears, until none has for `quiet_s` (at most `limit_s`)."""
-        import time
-
         start = quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < quiet_s and time.monotonic() - start < limit_s:
             time.sleep(0.5)

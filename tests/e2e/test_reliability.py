@@ -47,14 +47,13 @@ from c360 import aws, config, monitoring
 from c360.datagen import Params, generate
 from c360.local import stack
 from c360.provision import outputs_path
-from c360.reconcile import reconcile
+from c360.reconcile import ACTIVE, reconcile
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
 ENV = "c360-rel"
 BUCKET = "c360-rel-lake"
 SEED = int(os.environ.get("C360_RELIABILITY_SEED") or time.time_ns() % 1_000_000)
-ACTIVE = ("STARTING", "RUNNING", "STOPPING", "WAITING")
 # 60x, not the e2e suite's 600x: Lambda retries (1 and 2 minutes) still pass in seconds, while the Glue job's 48-hour
 # timeout leaves a run 48 real minutes (at 600x a burst's multi-pass run hit its 4.8 minutes and timed out)
 CLOCK_SPEED = 60.0
