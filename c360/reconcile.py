@@ -69,8 +69,9 @@ def reconcile(settings: config.Settings, outputs: dict, wait_s: float = 1800, pr
                           Payload=json.dumps(s3_event(outputs["bucket"], v)).encode())
         payload = json.loads(resp["Payload"].read() or b"{}")
         if resp.get("FunctionError"):
-            summary["errors"].append({"key": v["Key"], "version": v.get("VersionId"),
-                                      "error": str(payload.get("errorMessage", payload))[:300]})
+            error = str(payload.get("errorMessage", payload))[:300]
+            summary["errors"].append({"key": v["Key"], "version": v.get("VersionId"), "error": error})
+            progress(f"re-sent {n}/{len(versions)}: {v['Key']} -> ERROR {error}")
             continue
         for r in payload.get("results", []):
             summary["results"][r["result"]] = summary["results"].get(r["result"], 0) + 1

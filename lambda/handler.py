@@ -147,23 +147,43 @@ class Router:
         version_args = {"VersionId": version} if version else {}
         try:
             head = self.s3.head_object(Bucket=bucket, Key=key, **version_args)
+            if item is None:
+                item = self._validate(bucket, key, version, head, rid, event_time)
+                self._ledger_put(item)
+            # else an earlier invocation validated it and stopped before the move was marked: finish it
+            self._copy(bucket, key, version, head, item)
         except ClientError as e:
             if not _not_found(e):
                 raise
-            log("INFO", "source_gone", record_id=rid, note="the object was already moved or deleted")
-            return {"record_id": rid, "result": "gone"}
-        if item is None:
-            item = self._validate(bucket, key, version, head, rid, event_time)
-            written = self._ledger_put(item)
-        else:
-            written = False  # an earlier invocation validated and copied it, then stopped before the delete
-        self._copy(bucket, key, version, head, item)
+            return self._source_gone(bucket, version, rid)
         self.s3.delete_object(Bucket=bucket, Key=key, **version_args)
-        self.table.update_item(Key={"record_id": rid}, UpdateExpression="SET moved = :t, moved_at = :now",
-                               ExpressionAttributeValues={":t": True, ":now": _now()})
+        return self._mark_moved(item)
+
+    def _source_gone(self, bucket: str, version: str | None, rid: str) -> dict:
+        """The source version vanished: another delivery moved it (just now, or before it stopped short of marking
+        the move), or someone deleted it. Mark the move when its copy is there; otherwise there is nothing to do."""
+        item = self.table.get_item(Key={"record_id": rid}, ConsistentRead=True).get("Item")
+        if item and not item.get("moved") and self._copied(bucket, item, version):
+            return self._mark_moved(item)
+        log("INFO", "source_gone", record_id=rid, moved=bool(item and item.get("moved")),
+            note="the object was already moved or deleted")
+        return {"record_id": rid, "result": "duplicate" if item and item.get("moved") else "gone"}
+
+    def _mark_moved(self, item: dict) -> dict:
+        """Mark the move once: the delivery that marks it counts the file and starts the job; any other is a repeat."""
+        rid = item["record_id"]
+        try:
+            self.table.update_item(Key={"record_id": rid}, UpdateExpression="SET moved = :t, moved_at = :now",
+                                   ConditionExpression="attribute_not_exists(moved) OR moved = :f",
+                                   ExpressionAttributeValues={":t": True, ":f": False, ":now": _now()})
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            log("INFO", "duplicate_event", record_id=rid, note="a concurrent delivery marked the move first")
+            return {"record_id": rid, "result": "duplicate"}
         self._metric(item)
         result = {"record_id": rid, "result": item["validation_status"], "destination": item["destination"]}
-        if written and item["validation_status"] == "VALID":
+        if item["validation_status"] == "VALID":
             result["glue"] = self._start_glue(rid)
         log("INFO", "routed", **result, dataset=item.get("dataset"), records=item.get("record_count"),
             errors=item.get("validation_error_count"))
@@ -206,31 +226,27 @@ class Router:
                                ContentType="application/json")
         return item
 
-    def _ledger_put(self, item: dict) -> bool:
+    def _ledger_put(self, item: dict) -> None:
         try:
             self.table.put_item(Item={k: v for k, v in item.items() if v is not None},
                                 ConditionExpression="attribute_not_exists(record_id)")
-            return True
         except ClientError as e:
             if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return False  # a concurrent delivery of the same event got there first
+            # a concurrent delivery of the same version got there first, with the same verdict on the same bytes
 
     def _copy(self, bucket, key, version, head, item) -> None:
         """Copy to the destination unless it is already there; verify before anything is deleted."""
         dest = item["destination"]
         meta = {"source-key": key, "source-version": version or "null"}
-        try:
-            have = self.s3.head_object(Bucket=bucket, Key=dest)
-            if have.get("Metadata", {}).get("source-version") == meta["source-version"]:
-                self._verify(have, item, head)
-                return
-        except ClientError as e:
-            if not _not_found(e):
-                raise
-        version_args = {"VersionId": version} if version else {}
         normalise = item["validation_status"] == "VALID" and (
             item.get("bom") or (item.get("original_encoding") or "utf-8") not in ("utf-8", "utf8", "us-ascii"))
+        have = self._copied(bucket, item, version)
+        if have:  # an earlier delivery made it; S3 writes whole objects, so it is complete
+            if not normalise:  # a re-encoded copy differs from its source in size and ETag by design
+                self._verify(have, item, head)
+            return
+        version_args = {"VersionId": version} if version else {}
         if normalise:
             src = self.s3.get_object(Bucket=bucket, Key=key, **version_args)["Body"]
             stream = Utf8Stream(src, item.get("original_encoding") or "utf-8", xml=item.get("format") == "xml")
@@ -240,6 +256,16 @@ class Router:
             self.s3.copy({"Bucket": bucket, "Key": key, **version_args}, bucket, dest,
                          ExtraArgs={"Metadata": meta, "MetadataDirective": "REPLACE"})
         self._verify(self.s3.head_object(Bucket=bucket, Key=dest), item, head)
+
+    def _copied(self, bucket: str, item: dict, version: str | None) -> dict | None:
+        """The head of the copy of this source version at the item's destination, if there is one."""
+        try:
+            have = self.s3.head_object(Bucket=bucket, Key=item["destination"])
+        except ClientError as e:
+            if not _not_found(e):
+                raise
+            return None
+        return have if have.get("Metadata", {}).get("source-version") == (version or "null") else None
 
     def _verify(self, dest_head: dict, item: dict, src_head: dict) -> None:
         expected = item.get("normalised_size", src_head["ContentLength"])

@@ -392,7 +392,7 @@ def test_emulator_restarted_mid_pipeline_loses_nothing_and_processes_nothing_twi
                  glue_timeout_minutes=2880)  # functions, jobs and alarms are re-created; data survived
     cli = subprocess.run([sys.executable, "-m", "c360.cli", "reconcile", "--env", ENV, "--wait", "300"],
                          capture_output=True, text=True, timeout=600)  # what an operator runs after an outage
-    assert cli.returncode == 0, cli.stderr
+    assert cli.returncode == 0, cli.stderr + cli.stdout
     summary = json.loads(cli.stdout)
     assert summary["raw_versions"] == waiting and not summary["errors"], summary
     settled(p)
