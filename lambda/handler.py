@@ -163,11 +163,11 @@ class Router:
         """The source version vanished: another delivery moved it (just now, or before it stopped short of marking
         the move), or someone deleted it. Mark the move when its copy is there; otherwise there is nothing to do."""
         item = self.table.get_item(Key={"record_id": rid}, ConsistentRead=True).get("Item")
-        if item and not item.get("moved") and self._copied(bucket, item, version):
+        moved = bool(item and item.get("moved"))
+        if item and not moved and self._copied(bucket, item, version):
             return self._mark_moved(item)
-        log("INFO", "source_gone", record_id=rid, moved=bool(item and item.get("moved")),
-            note="the object was already moved or deleted")
-        return {"record_id": rid, "result": "duplicate" if item and item.get("moved") else "gone"}
+        log("INFO", "source_gone", record_id=rid, moved=moved, note="the object was already moved or deleted")
+        return {"record_id": rid, "result": "duplicate" if moved else "gone"}
 
     def _mark_moved(self, item: dict) -> dict:
         """Mark the move once: the delivery that marks it counts the file and starts the job; any other is a repeat."""
