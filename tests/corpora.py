@@ -1,8 +1,13 @@
-"""Where the team's peer corpora are: shared/corpora beside the checkout (as CI lays it), or C360_CORPORA_DIR."""
+"""The peer corpora of malformed and hostile files, vendored in tests/corpora/ (see tests/corpora/README.md).
+
+C360_CORPORA_DIR points the tests at another copy (for example the team's shared/corpora); the vendored copy is the
+default, so a fresh clone runs every corpus test.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-CORPORA = Path(os.environ.get("C360_CORPORA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "corpora")
+VENDORED = Path(__file__).resolve().parent / "corpora"
+CORPORA = Path(os.environ.get("C360_CORPORA_DIR") or VENDORED)
