@@ -322,7 +322,7 @@ class Rule:
     action: str = "reject"  # reject | flag
     check: str = ""  # the check's name, e.g. invalid_email
     null: str | None = None  # flag: the column set to NULL
-    threshold: tuple | None = None  # (op, ratio): the rule passes when the share of passing rows compares so
+    threshold: tuple | None = None  # (op, ratio) as written: the share of passing rows must compare so; None: all
     references: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -405,7 +405,7 @@ class _Parser:
             column, ref = self.take(kind="str"), self.take(kind="str")
             self.threshold = self.ratio()
             return ("ReferentialIntegrity", column, ref)
-        if name == "Uniqueness":  # row by row: a value held by one row only passes
+        if name == "Uniqueness":  # row by row like IsUnique; its ratio = the share of rows whose value is unique
             column = self.take(kind="str")
             self.threshold = self.ratio()
             return ("IsUnique", column)
@@ -551,7 +551,7 @@ def evaluate_rules(df: DataFrame, rules: list[Rule], references: dict[str, DataF
             return (a & b) if kind == "and" else (a | b)
         if kind == "IsComplete":
             return F.col(tree[1]).isNotNull()
-        if kind == "IsUnique":  # row by row: a value that occurs more than once fails on every row holding it
+        if kind == "IsUnique":  # a value held by more than one row of the frame fails on every row holding it
             return F.col(tree[1]).isNotNull() & (F.count("*").over(Window.partitionBy(tree[1])) == 1)
         if kind == "ColumnValues":
             return _column_values(F.col(tree[1]), tree[2:], now)
@@ -577,7 +577,8 @@ def apply_actions(df: DataFrame, rules: list[Rule]) -> DataFrame:
 
 
 def rule_passed(rule: Rule, records: int, failed: int) -> bool:
-    """Every record passes, or the share that passes meets the rule's threshold (an empty file passes)."""
+    """The rule's outcome for one file, as Glue Data Quality decides it: every judged record passes (no
+    threshold written), or the share that passes meets the rule's threshold. An empty file passes."""
     if rule.threshold is None or records == 0:
         return failed == 0
     op, limit = rule.threshold
@@ -585,7 +586,9 @@ def rule_passed(rule: Rule, records: int, failed: int) -> bool:
 
 
 def file_results(df: DataFrame, rules: list[Rule]) -> dict[str, dict]:
-    """Per file: records, error_count, dq_score and rule_results (duplicate copies are not judged)."""
+    """Per file: records, error_count (records failing any rule), rule_results (per rule: failed_records,
+    passed) and dq_score = rules passed / rules evaluated x 100, Glue's score (duplicate copies are not
+    judged)."""
     judged = df.where(~F.col("_dup"))
     aggs = [F.count("*").alias("records"), F.sum(F.when(F.size("_errors") > 0, 1).otherwise(0)).alias("errors")]
     aggs += [F.sum(F.when(~F.col(f"_rule_{i}"), 1).otherwise(0)).alias(f"f{i}") for i in range(len(rules))]
