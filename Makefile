@@ -76,9 +76,9 @@ check-notebooks: $(STAMP) ## fail if a notebook is committed with outputs or vol
 		|| { echo "notebooks carry outputs or volatile metadata: run 'make nb-clean'"; exit 1; }
 	@echo "notebooks are clean"
 
-lab: setup ## JupyterLab on the notebooks, with the local stack up
+lab: setup ## JupyterLab on the notebooks with the local stack up; prints the URL (with token) and the kernel to pick
 	@$(PY) -m c360.cli local up
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	@$(PY) -m c360.cli lab $(ARGS)
 
 generate: $(STAMP) ## generate sample data (ARGS="--customers 100000 ..." to size it)
 	$(PY) -m c360.cli generate --force $(ARGS)

@@ -10,6 +10,7 @@
     c360 setup-kernel              install the local Glue magics into this virtualenv's kernels
     c360 config                    the resolved target, region, endpoint and state folder (JSON)
     c360 local up|down|status|reset
+    c360 lab [--ip IP] [--port N]  JupyterLab on the notebooks (as root too, with no display); prints URL and kernel
 """
 
 from __future__ import annotations
@@ -361,7 +362,28 @@ def build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--json", action="store_true", help="machine-readable status")
     loc.add_argument("--clock-speed", type=float, help="with up or clock: AWS seconds per real second (tests use 60+)")
     loc.set_defaults(func=_cmd_local)
+
+    lab = sub.add_parser("lab", help="JupyterLab on the notebooks; prints the URL with its token and the kernel to use")
+    lab.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container whose port is "
+                                                       "published; the token still guards it)")
+    lab.add_argument("--port", type=int, default=8888, help="port (another free one if it is taken)")
+    lab.add_argument("--no-browser", action="store_true", help="never open a browser (the default as root or with "
+                                                                "no display)")
+    lab.add_argument("--timeout", type=float, default=120, help="seconds to wait for the server to answer")
+    lab.set_defaults(func=_cmd_lab)
     return parser
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from c360 import lab
+
+    notebooks = config.project_root() / "notebooks"
+    try:
+        return lab.run(notebooks, ip=args.ip, port=args.port, browser=False if args.no_browser else None,
+                       timeout=args.timeout)
+    except (RuntimeError, TimeoutError, OSError) as e:
+        print(f"c360 lab: {e}", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:
