@@ -11,7 +11,7 @@ PY := $(abspath $(VENV))/bin/python
 STAMP := $(abspath $(VENV))/.c360-installed
 DEMO_DIR ?= data/demo
 
-# The workbench finds this checkout, and Spark's Python workers run the project's interpreter (FACTS.md).
+# The workbench finds this checkout, and Spark's Python workers run the project's interpreter (docs/ARCHITECTURE.md, "Facts").
 export C360_HOME := $(CURDIR)
 export PYSPARK_PYTHON := $(PY)
 export PYSPARK_DRIVER_PYTHON := $(PY)

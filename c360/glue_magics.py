@@ -239,7 +239,7 @@ def _active_spark():
 
 
 def configure_spark_env() -> None:
-    """Point PySpark workers at this interpreter and keep Spark on loopback (see FACTS.md)."""
+    """Point PySpark workers at this interpreter and keep Spark on loopback (see docs/ARCHITECTURE.md, "Facts")."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

@@ -1,4 +1,4 @@
-"""Reference checks of DESIGN.md's data contract, straight from the files in schemas/ (tests only).
+"""Reference checks of the data contract (schemas/README.md), straight from the files in schemas/ (tests only).
 
 They judge the generator's output; the Lambda's own streaming validators (issue 4) are tested
 against the same files.

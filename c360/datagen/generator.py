@@ -9,7 +9,7 @@ which source id it names, whether it carries a defect, its timestamp) is a pure 
 (seed, stream, index) (`hashing.h64`), so feedback can name a clean purchase of the same customer,
 and a purchase can name one of a duplicated person's ids, by recomputing instead of storing.
 
-Defects follow DESIGN.md "Contract details": each defective record carries exactly one defect, so
+Defects follow the data-quality rules of schemas/README.md: each defective record carries exactly one defect, so
 a file's DQ error count is the number of its defective records. Customer defects and updates touch
 only persons who have a single source id, so the identity ground truth stays unambiguous.
 """
@@ -43,7 +43,7 @@ CUSTOMER_DEFECTS = ("invalid_email", "invalid_phone", "future_signup_date", "fut
 PURCHASE_DEFECTS = ("unknown_customer", "total_mismatch", "conflicting_duplicate_id", "future_purchase_ts")
 FEEDBACK_DEFECTS = ("unknown_customer", "conflicting_duplicate_id", "unknown_purchase", "purchase_of_other_customer",
                     "future_feedback_date")
-# What the Glue job's rules do with each defect (DESIGN.md): reject keeps the record out, flag nulls a value.
+# What the Glue job's rules do with each defect (schemas/README.md): reject keeps the record out, flag nulls a value.
 RULE_OF = {
     "invalid_email": "flag", "invalid_phone": "flag", "future_signup_date": "flag", "future_date_of_birth": "flag",
     "unknown_customer": "reject", "total_mismatch": "reject", "conflicting_duplicate_id": "reject",
@@ -102,7 +102,7 @@ class FileStats:
     exact_duplicates: int = 0
     superseded: int = 0  # records that a later file replaces with a newer version
     defects: Counter = field(default_factory=Counter)
-    error_records: int = 0  # records failing any DQ rule (DESIGN.md: a file's error_count)
+    error_records: int = 0  # records failing any DQ rule (schemas/README.md: a file's error_count)
     bad_kind: str | None = None
     bytes: int = 0
     sha256: str = ""

@@ -4,7 +4,7 @@
 
 The function's code folder (its unpacked deployment zip) is put at the *end* of sys.path: locally the code
 runs on the workbench's Python with its installed packages, and the zip's vendored wheels (built for the
-AWS runtime, Python 3.12) only fill in what is not installed (DESIGN.md "Two targets"). The result
+AWS runtime, Python 3.12) only fill in what is not installed (docs/ARCHITECTURE.md "Two targets"). The result
 (or the error, in Lambda's errorMessage/errorType/stackTrace shape) goes to RESULT_FILE; what the code
 prints goes to stdout/stderr, which the emulator forwards to CloudWatch Logs.
 """

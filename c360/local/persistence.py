@@ -2,7 +2,7 @@
 
 moto keeps everything in memory. On shutdown the emulator writes a snapshot under `<state>/snapshot/`
 through its own API; on start it replays it before it reports ready. Other resources (functions, jobs,
-topics, alarms, ...) are re-created by running 00_provision again (DESIGN.md allows it). Secrets are kept because
+topics, alarms, ...) are re-created by running 00_provision again (docs/ARCHITECTURE.md). Secrets are kept because
 the local PostgreSQL keeps its data and master password: a re-created secret would hold a new password the server
 does not know (the snapshot file is readable by its owner only).
 

@@ -1,6 +1,6 @@
 """The manifest's counts equal what an independent reading of the files finds, defect by defect.
 
-Each rule is judged here the way DESIGN.md "Contract details" states it, with email-validator and
+Each rule is judged here the way schemas/README.md states it, with email-validator and
 phonenumbers as the shared validators, and "now" as the processing time.
 """
 
