@@ -3,6 +3,7 @@
 - stack.py            `c360 local up | down | status | reset`: the launcher
 - server.py           the emulator process (moto + the extensions below)
 - emulator_context.py what the extensions share: state folder, endpoint for children, clock speed
+- s3_consistency.py   S3 reads racing a DELETE get the whole version or 404, never 500
 - s3_events.py        S3 event records carry versionId and sequencer, as on AWS
 - lambda_runner.py    Lambda invokes run the real code; async retries, DLQ / destinations, logs, metrics
 - lambda_bootstrap.py the child process that runs one Lambda invocation

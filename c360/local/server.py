@@ -3,8 +3,8 @@
     python -m c360.local.server --port 4566 --state-dir .c360 [--clock-speed 60]
 
 Started and stopped by `c360 local up | down` (c360/local/stack.py). It installs each extension (one module
-each: lambda_runner, mailbox, eventbridge, glue_runner, alarms, rds), replays the last snapshot (persistence), writes
-`<state>/emulator.json` when ready, and on SIGTERM writes a new snapshot before it exits.
+each: s3_consistency, s3_events, lambda_runner, mailbox, eventbridge, glue_runner, alarms, rds), replays the last
+snapshot (persistence), writes `<state>/emulator.json` when ready, and on SIGTERM writes a new snapshot before it exits.
 `GET /_c360/status` answers with what runs.
 """
 
@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from c360.local import emulator_context, persistence
+from c360.local import emulator_context, persistence, s3_consistency
 
 STATUS_PATH = "/_c360/status"
 CLOCK_PATH = "/_c360/clock"  # POST {"speed": N}: change the clock of a running emulator (tests slow it down)
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox, quicksight, rds, s3_events
 
+    s3_consistency.install(ctx)
     s3_events.install(ctx)
     runner = lambda_runner.install(ctx)
     box = mailbox.install(ctx)
@@ -123,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
     info = {"pid": os.getpid(), "endpoint": ctx.endpoint, "port": args.port, "state_dir": str(state),
             "region": args.region, "clock_speed": args.clock_speed, "mailbox": str(box.root),
-            "extensions": ["s3-events", "lambda", "sns-email", "eventbridge", "glue", "cloudwatch-alarms",
-                           "rds-postgres", "quicksight", "persistence"],
+            "extensions": ["s3-consistency", "s3-events", "lambda", "sns-email", "eventbridge", "glue",
+                           "cloudwatch-alarms", "rds-postgres", "quicksight", "persistence"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     app = _status_app(DomainDispatcherApplication(create_backend_app), info, ctx)
     server = make_server("127.0.0.1", args.port, app, threaded=True)
