@@ -50,6 +50,18 @@ def test_every_shipped_ruleset_parses(etl, root):
     assert checks["feedback"]["purchase_of_other_customer"] == "flag"
 
 
+def test_shipped_rules_are_strict(etl, root):
+    """No shipped rule passes with failing records: a ratio, where DQDL needs one, is `= 1.0`."""
+    from decimal import Decimal
+
+    for ds in etl.DATASETS:
+        text = (root / "schemas" / f"{ds}.dqdl").read_text()
+        for r in etl.parse_ruleset(text):
+            assert r.threshold in (None, ("=", Decimal(1))), (ds, r.text)
+            assert etl.rule_passed(r, 100_000, 1) is False and etl.rule_passed(r, 100_000, 0) is True, (ds, r.text)
+        assert not [ln for ln in text.splitlines() if "threshold" in ln and not ln.lstrip().startswith("#")]
+
+
 def test_column_values_follow_glue_null_semantics(etl, spark):
     rules = _rules(etl, 'ColumnValues "x" > 2', 'ColumnValues "x" != 3', 'ColumnValues "x" in [1, 3]',
                    'ColumnValues "x" not in [1, NULL]', '(ColumnValues "x" = NULL) or (ColumnValues "x" >= 3)',
@@ -228,3 +240,60 @@ def test_thresholds_decide_whether_a_rule_passes_for_a_file(etl):
     for bad in ('ColumnValues "x" > 0 with threshold != 0.9', 'IsComplete "x" extra'):
         with pytest.raises(ValueError):
             etl.parse_ruleset(f"Rules = [ {bad} ]")
+
+
+def _feedback_file_results(etl, spark, rules, files: dict[str, tuple[int, int]]) -> dict[str, dict]:
+    """file_results of feedback files that pass every shipped rule but uniqueness: per file (records, records
+    holding a conflicting id, each such id held by two records); ids never repeat across files."""
+    rows = []
+    for name, (records, conflicting) in files.items():
+        pairs = conflicting // 2  # ids held by two records each
+        ids = [f"{name}-{n}" for n in range(records - pairs)] + [f"{name}-{n}" for n in range(pairs)]
+        assert len(ids) == records and conflicting % 2 == 0
+        rows += [(fid, "C1", None, date(2025, 1, 1), True, name, False) for fid in ids]
+    df = spark.createDataFrame(rows, "feedback_id string, customer_id string, purchase_id string, feedback_date date, "
+                                     "purchase_customer_matches boolean, _file string, _dup boolean")
+    refs = {"customers": spark.createDataFrame([("C1",)], "customer_id string"),
+            "purchases": spark.createDataFrame([("P1",)], "purchase_id string")}
+    return etl.file_results(etl.apply_actions(etl.evaluate_rules(df, rules, refs, NOW), rules), rules)
+
+
+def test_one_conflicting_id_fails_the_uniqueness_rule_in_a_large_file(etl, spark, root):
+    rules = etl.parse_ruleset((root / "schemas" / "feedback.dqdl").read_text())
+    r = _feedback_file_results(etl, spark, rules, {"big": (1000, 2)})["big"]
+    outcome = {x["check"]: (x["failed_records"], x["passed"]) for x in r["rule_results"]}
+    assert outcome["conflicting_duplicate_id"] == (2, False)  # 998 of 1,000 records pass: the rule fails
+    assert [x["passed"] for x in r["rule_results"] if x["check"] != "conflicting_duplicate_id"] == [True] * 4
+    assert (r["records"], r["error_count"], r["rules_passed"], r["rules_evaluated"]) == (1000, 2, 4, 5)
+    assert r["dq_score"] == 80.0 and etl.file_status(r, 80.0) == "SUCCESS" and etl.file_status(r, 80.01) == "FAILED"
+
+
+def test_the_score_does_not_depend_on_the_file_size(etl, spark, root):
+    """10 records with conflicting ids among 998 or 1,002: the same failed rule, the same score (the old
+    `Uniqueness >= 0.99` failed the first and passed the second)."""
+    text = (root / "schemas" / "feedback.dqdl").read_text()
+    files = {"a": (998, 10), "b": (1002, 10)}
+    strict = _feedback_file_results(etl, spark, etl.parse_ruleset(text), files)
+    assert [strict[f]["error_count"] for f in files] == [10, 10]
+    assert [strict[f]["dq_score"] for f in files] == [80.0, 80.0]
+    assert text.count('Uniqueness "feedback_id" = 1.0') == 1
+    ratio = _feedback_file_results(etl, spark, etl.parse_ruleset(
+        text.replace('Uniqueness "feedback_id" = 1.0', 'Uniqueness "feedback_id" >= 0.99')), files)
+    assert [ratio[f]["dq_score"] for f in files] == [80.0, 100.0]  # 988 / 998 < 0.99 <= 992 / 1,002
+    assert [ratio[f]["error_count"] for f in files] == [10, 10]  # the failing records are rejected either way
+
+
+def test_a_rule_written_with_a_threshold_passes_by_its_ratio(etl, spark):
+    rules = _rules(etl, 'ColumnValues "x" > 0 with threshold >= 0.9', 'ColumnValues "x" > 0',
+                   'Uniqueness "id" > 0.5', 'IsUnique "id"')
+    rows = [(n, f"id{n}", 1, "f9", False) for n in range(9)] + [(9, "id9", 0, "f9", False)]  # 9 of 10 pass x > 0
+    rows += [(10 + n, f"id{10 + n}", 1 if n < 8 else 0, "f8", False) for n in range(10)]  # 8 of 10
+    rows += [(20 + n, "dup" if n < 6 else f"id{20 + n}", 1, "u", False) for n in range(10)]  # 4 of 10 unique
+    rows += [(30 + n, "twin" if n < 4 else f"id{30 + n}", 1, "v", False) for n in range(10)]  # 6 of 10 unique
+    df = spark.createDataFrame(rows, "k int, id string, x int, _file string, _dup boolean")
+    got = etl.file_results(etl.apply_actions(etl.evaluate_rules(df, rules, {}, NOW), rules), rules)
+    passed = {f: [x["passed"] for x in r["rule_results"]] for f, r in got.items()}
+    assert passed == {"f9": [True, False, True, True], "f8": [False, False, True, True],
+                      "u": [True, True, False, False], "v": [True, True, True, False]}
+    assert {f: r["dq_score"] for f, r in got.items()} == {"f9": 75.0, "f8": 50.0, "u": 50.0, "v": 75.0}
+    assert {f: r["error_count"] for f, r in got.items()} == {"f9": 1, "f8": 2, "u": 6, "v": 4}
