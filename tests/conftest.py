@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-# Spark's Python workers must run this interpreter (docs/ARCHITECTURE.md, "Facts"); make sets these, plain pytest may not.
+# Spark's Python workers must run this interpreter (docs/ARCHITECTURE.md, "Facts"); make sets these, plain
+# pytest may not.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("C360_HOME", str(ROOT))

@@ -1,7 +1,8 @@
 """An independent computation of the Glue job's results from the validated files (tests only).
 
 Plain Python over the files (lxml, json, csv, Decimal, email-validator, phonenumbers, TextBlob), written from
-schemas/README.md ("Data-quality rules", "Outputs"), never from the job's code. Identity clusters are taken from the job's
+schemas/README.md ("Data-quality rules", "Outputs"), never from the job's code.
+Identity clusters are taken from the job's
 golden table (`source_customer_ids`): precision and recall are measured separately against the ground truth.
 """
 
