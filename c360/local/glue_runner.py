@@ -6,10 +6,10 @@ What it does
 - Stages every bucket's objects into `<state>/glue/runs/<run id>/stage/<bucket>/`, then runs
   `spark-submit --master local[N]` on the script from `Command.ScriptLocation` (and `--extra-py-files` as
   `--py-files`) with Hadoop's `ViewFileSystemOverloadScheme` mounting each staged bucket under `s3://` and
-  `s3a://` (docs/ARCHITECTURE.md, "Facts"), so the
-  script's S3 paths stay unchanged. Objects that arrive while the run goes on are
-  staged too (every half second), so a run can pick up files that arrived after it started. Afterwards what the
-  run wrote, changed or deleted goes back into the emulator's S3 (Spark's `.crc` side files are left out).
+  `s3a://` (docs/ARCHITECTURE.md, "Facts"), so the script's S3 paths stay unchanged. Objects that arrive while
+  the run goes on are staged too (every half second), so a run can pick up files that arrived after it started.
+  Afterwards what the run wrote, changed or deleted goes back into the emulator's S3 (Spark's `.crc` side files
+  are left out).
 - `GetJobRun(s)` report the real state (STARTING, RUNNING, SUCCEEDED, FAILED with the error message,
   TIMEOUT after the job's `Timeout` minutes, STOPPED after `BatchStopJobRun`), start and completion times and
   execution time. Driver output goes to CloudWatch Logs `/aws-glue/jobs/output` and `/aws-glue/jobs/error`
