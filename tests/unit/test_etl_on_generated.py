@@ -33,9 +33,10 @@ def _results(out: Path) -> dict[str, dict]:
     return {Path(r.path).name: json.loads(r.result) for r in dq.itertuples()}
 
 
-def test_dq_counts_equal_the_manifest(job):
+def test_dq_counts_equal_the_manifest(etl, job, root):
     _, out, _, summary, manifest = job
     results = _results(out)
+    rules = {ds: etl.parse_ruleset((root / "schemas" / f"{ds}.dqdl").read_text()) for ds in etl.DATASETS}
     checked = 0
     for f in manifest["files"]:
         if f["role"] == "bad":
@@ -49,8 +50,12 @@ def test_dq_counts_equal_the_manifest(job):
         defects = {k: v for k, v in f["defects"].items()
                    if k not in ("exact_duplicate", "superseded_version", "total_off_by_one_cent")}
         assert failed == defects, f["path"]
-        passed = sum(x["passed"] for x in r["rule_results"])
-        assert r["dq_score"] == round(100 * passed / len(r["rule_results"]), 2)
+        # strict rules: a rule passes for the file exactly when the manifest puts none of its defect in the file
+        checks = [x.check for x in rules[f["dataset"]]]
+        assert [x["check"] for x in r["rule_results"]] == checks, f["path"]
+        passed = [check not in defects for check in checks]
+        assert [x["passed"] for x in r["rule_results"]] == passed, f["path"]
+        assert r["dq_score"] == round(100 * sum(passed) / len(checks), 2), f["path"]
         checked += f["error_records"]
     assert checked > 400
     assert summary["failed_records"] == sum(f.get("error_records", 0) for f in manifest["files"] if f["role"] != "bad")
