@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -443,9 +444,118 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LIMITS = {"feedback_id": 64, "customer_id": 64, "purchase_id": 64, "channel": 40}
 
 
+class CsvSyntaxError(csv.Error):
+    """Text that breaks RFC 4180 (with LF or CRLF line ends), found on `line` (at offset `pos` of the data checked)."""
+
+    def __init__(self, message: str, line: int, pos: int | None = None):
+        super().__init__(message)
+        self.line, self.pos = line, pos
+
+
+# RFC 4180 with LF or CRLF line ends, on the bytes (UTF-8 keeps ASCII bytes for ASCII only): text without quotes or
+# CR; a quoted field (inner quotes doubled) that starts a field and is followed by a comma, a line end or the end of
+# the text; CRLF. The match stops where the text breaks that grammar, or at a quoted field the text ends inside of.
+_CSV_TEXT = re.compile(rb'(?:[^"\r]++|(?<![^,\n])"[^"]*+(?:""[^"]*+)*+"(?![^,\r\n])|\r\n)*+')
+_QUOTED_REST = re.compile(rb'[^"]*+(?:""[^"]*+)*+')  # the rest of an open quoted field, up to its closing quote
+# The same, twice as fast, for data whose every CR is followed by LF: CR then needs no rule of its own.
+_CSV_TEXT_NO_LONE_CR = re.compile(rb'(?:[^"]++|(?<![^,\n])"[^"]*+(?:""[^"]*+)*+"(?![^,\r\n]))*+')
+
+
+def check_csv_text(data: bytes, first_line: int, open_line: int | None) -> int | None:
+    """Check `data`, whole lines of a CSV file from line `first_line` on (the file's last ones may lack a line end),
+    against RFC 4180 with LF or CRLF line ends. `open_line`: the data starts inside a quoted field opened on that line.
+
+    Returns the line of the quoted field the data ends inside of, else None. Raises CsvSyntaxError at the first place
+    the text breaks the grammar, also where the csv module would read on: a CR alone, a quote in an unquoted field.
+    """
+    pos, end = 0, len(data)
+    if open_line is None and _CSV_TEXT_NO_LONE_CR.match(data).end() == end and (
+            b"\r" not in data or data.count(b"\r") == data.count(b"\r\n")):
+        return None  # the common case; else the steps below say where and why, or find the data ends in a field
+
+    def where(at: int) -> int:
+        return first_line + data.count(b"\n", 0, at)
+
+    while True:
+        if open_line is not None:
+            pos = _QUOTED_REST.match(data, pos).end()
+            if pos == end:
+                return open_line
+            pos += 1  # past the closing quote
+            if data[pos:pos + 1] not in (b",", b"\n", b"") and data[pos:pos + 2] != b"\r\n":
+                found = data[pos:pos + 4].decode("utf-8", errors="replace")[0]
+                raise CsvSyntaxError(f"{found!r} after the closing quote of a field (a quote inside a quoted field "
+                                     'is doubled, "", and the field ends at a comma or a line end)', where(pos), pos)
+            open_line = None
+        pos = _CSV_TEXT.match(data, pos).end()
+        if pos == end:
+            return None
+        if data[pos] == 13:  # CR
+            raise CsvSyntaxError("a line ends in CR alone (line ends are LF or CRLF)", where(pos), pos)
+        if pos and data[pos - 1] not in b",\n":
+            raise CsvSyntaxError("a quote inside an unquoted field (quote the whole field and double its quotes)",
+                                 where(pos), pos)
+        open_line = where(pos)  # a quoted field opens: it closes further on, or the data ends inside it
+        pos += 1
+
+
+class _CheckedCsv(io.BufferedIOBase):
+    """The bytes of a CSV file passed on in blocks of whole lines (a chunk's, or one longer line), each block once
+    `check_csv_text` accepts it. Of a block that breaks the grammar, the lines before the one that does are passed on
+    (so their rows are still judged), then reading raises the CsvSyntaxError."""
+
+    def __init__(self, source):
+        self.source, self.pending, self.block, self.at = source, [], b"", 0
+        self.line, self.open_line, self.first, self.eof, self.error = 1, None, True, False, None
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, n: int = -1) -> bytes:
+        while self.at == len(self.block) and not self.eof:
+            self._next_block()
+        if self.at == len(self.block) and self.error is not None:
+            raise self.error
+        if self.at == 0 and (n < 0 or n >= len(self.block)):
+            out = self.block
+        else:
+            out = self.block[self.at:] if n < 0 else self.block[self.at:self.at + n]
+        self.at += len(out)
+        return out
+
+    read = read1  # the text layer reads on until it has what it needs
+
+    def _next_block(self) -> None:
+        data = self.source.read(CHUNK)
+        cut = data.rfind(b"\n") + 1 if data else 0
+        if data and not cut:  # no line end yet
+            self.pending.append(data)
+            return
+        self.pending.append(data[:cut])
+        block, self.pending = b"".join(self.pending), [data[cut:]]
+        self.block, self.at, self.eof = block, 0, not data
+        skip = 3 if self.first and block.startswith(codecs.BOM_UTF8) else 0
+        self.first = self.first and not block
+        try:
+            if len(block) > skip:
+                self.open_line = check_csv_text(block[skip:] if skip else block, self.line, self.open_line)
+                self.line += block.count(b"\n")
+            if self.eof and self.open_line is not None:
+                raise CsvSyntaxError(f"the quoted field opened on line {self.open_line} is not closed",
+                                     self.open_line)
+        except CsvSyntaxError as e:
+            self.error, self.eof = e, True
+            if e.pos is not None:  # pass on the lines before the one that breaks the grammar
+                self.block = block[:block.rfind(b"\n", 0, skip + e.pos) + 1]
+
+
 def csv_reader(stream):
-    """The one CSV reading path: RFC 4180 (csv, strict), strict UTF-8 with an optional BOM, LF or CRLF."""
-    return csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline=""), strict=True)
+    """The one CSV reading path: RFC 4180 (`check_csv_text`, then csv strict), strict UTF-8 with an optional BOM,
+    LF or CRLF, fields of any length."""
+    if csv.field_size_limit() < sys.maxsize:
+        csv.field_size_limit(sys.maxsize)  # the contract sets no length limit (csv's default stops at 128 KiB)
+    text = io.TextIOWrapper(_CheckedCsv(stream), encoding="utf-8-sig", errors="strict", newline="\n")
+    return csv.reader(text, strict=True)  # lines end at LF only (a CR in a quoted field stays in its line)
 
 
 def read_csv_rows(stream):
@@ -485,6 +595,8 @@ def validate_csv(stream, report: Report) -> None:
                 what = "is required" if day == "" else f"{day!r} is not a YYYY-MM-DD date"
                 report.add("required" if day == "" else "type", f"feedback_date {what}", field="feedback_date",
                            line=reader.line_num, record=report.records)
+    except CsvSyntaxError as e:
+        report.add("not_csv", f"invalid CSV: {e}", line=e.line)
     except csv.Error as e:
         report.add("not_csv", f"invalid CSV: {e}", line=reader.line_num)
 
@@ -515,10 +627,10 @@ def _is_date(text: str) -> bool:
 
 def sniff(head: bytes) -> str:
     """The format the content looks like: xml, json or csv (text that is neither)."""
-    for bom in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+    for bom in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE):
         if head.startswith(bom):
             return "xml" if bom != codecs.BOM_UTF8 else sniff(head[3:])
-    stripped = head.lstrip(b" \t\r\n")
+    stripped = head.lstrip(b" \t\r\n\x00")  # NUL: UTF-16 without a BOM (refused later, with the reason)
     if stripped.startswith(b"<"):
         return "xml"
     if stripped.startswith((b"[", b"{")):
@@ -526,7 +638,9 @@ def sniff(head: bytes) -> str:
     return "csv"
 
 
-_DECLARED = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DECLARED = re.compile(rb"""^<\?xml[ \t\r\n][^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DECLARED_TEXT = re.compile(_DECLARED.pattern.decode("ascii"))
+_UTF16_BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 
 
 def xml_encoding(head: bytes) -> tuple[str, bool]:
@@ -536,6 +650,47 @@ def xml_encoding(head: bytes) -> tuple[str, bool]:
     bom = head.startswith(codecs.BOM_UTF8)
     m = _DECLARED.match(head[3:] if bom else head)
     return (m.group(1).decode("ascii").lower() if m else "utf-8"), bom
+
+
+def _codec_name(encoding: str) -> str | None:
+    """Python's name of a text encoding, None for one it does not know (lxml then judges it)."""
+    try:
+        name = codecs.lookup(encoding).name
+        "<?xml".encode(name)
+    except LookupError:  # unknown, or not a text encoding (hex, rot13)
+        return None
+    return name
+
+
+def xml_encoding_error(head: bytes) -> str | None:
+    """Why the first bytes of an XML document break the XML spec's encoding rules (4.3.3, appendix F), else None.
+
+    A byte order mark fixes the encoding, so a declaration must name that one; UTF-16 must begin with a BOM; a
+    declared encoding must be the one the document is in. libxml2 lets a BOM override a contradicting declaration.
+    """
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32 (by its byte order mark) is not an encoding of the contract: UTF-8, UTF-16 or a declared one"
+    for bom, codec in _UTF16_BOMS.items():
+        if head.startswith(bom):
+            m = _DECLARED_TEXT.match(head[2:514].decode(codec, errors="replace"))
+            if m and _codec_name(m.group(1)) not in ("utf-16", codec) and m.group(1).lower() != "iso-10646-ucs-2":
+                return f"the byte order mark says UTF-16 but the XML declaration says encoding={m.group(1)!r}"
+            return None
+    bom = head.startswith(codecs.BOM_UTF8)
+    body = head[3:] if bom else head
+    if b"\x00" in body[:4]:
+        return "NUL bytes at the start: UTF-16 without a byte order mark? (UTF-16 must begin with one)"
+    m = _DECLARED.match(body)
+    if not m:
+        return None
+    declared = m.group(1).decode("ascii")
+    name = _codec_name(declared)
+    if bom and name != "utf-8":
+        return f"the byte order mark says UTF-8 but the XML declaration says encoding={declared!r}"
+    if name and "<?xml".encode(name) != b"<?xml":  # the declaration was read as ASCII: the bytes are not in it
+        return f"the XML declaration says encoding={declared!r} but the document is not in it" + (
+            " (UTF-16 must begin with a byte order mark)" if name.startswith("utf-16") else "")
+    return None
 
 
 _PROLOG_ITEM = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->)", re.S)
@@ -592,6 +747,10 @@ def validate(source, dataset: str, fmt: str, name: str = "", reopen=None) -> Rep
         return report
     if fmt == "xml":
         report.encoding, report.bom = xml_encoding(head)
+        problem = xml_encoding_error(head)
+        if problem:
+            report.add("encoding", problem, line=1)
+            return report
         try:
             seen = prolog(head, report.encoding)
         except LookupError:  # an encoding Python does not know: lxml will say so
