@@ -16,7 +16,7 @@ from c360 import shipped
 
 def test_the_peer_corpora_are_there():
     assert (CORPORA / "xmltest-jclark" / "xmltest.zip").is_file(), (
-        f"the peer corpora are missing at {CORPORA}: put shared/ beside the checkout or set C360_CORPORA_DIR")
+        f"the peer corpora are missing at {CORPORA}: they are vendored in tests/corpora/ (see its README)")
 
 
 @pytest.fixture(scope="module")
