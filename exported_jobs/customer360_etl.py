@@ -17,6 +17,7 @@ import operator
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -74,6 +75,27 @@ def log(event: str, **fields) -> None:
     """One JSON line per event on stdout (the driver log: CloudWatch on Glue and on the local stack)."""
     print(json.dumps({"ts": datetime.now(UTC).isoformat(timespec="seconds"), "event": event, **fields},
                      default=str), flush=True)
+
+
+class Steps:
+    """The seconds of a run's steps: `with steps("read"):` logs {"event": "step", "step": "read", "seconds": ...}
+    when the step ends (failed or not) and adds them up by name in `seconds`, so a run reads like a profile. Spark
+    is lazy: a step's seconds are those of the actions it runs (a step that only plans costs nothing)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str, **fields):
+        t0 = time.perf_counter()
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            seconds = time.perf_counter() - t0
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + seconds, 2)
+            log("step", step=name, seconds=round(seconds, 2), **fields, **({"failed": True} if failed else {}))
 
 
 from pyspark.sql import DataFrame, SparkSession, Window  # noqa: E402
@@ -214,10 +236,13 @@ def read_dataset(spark: SparkSession, files: list[InputFile], dataset: str) -> D
     return reduce(DataFrame.unionByName, frames) if frames else None
 
 
-def check_counts(df: DataFrame | None, files: list[InputFile], dataset: str) -> dict[str, int]:
-    """Records read per file; raises when a file's count differs from the Lambda's."""
-    counts = {r["_file"]: r["n"] for r in df.groupBy("_file").agg(F.count("*").alias("n")).collect()} \
-        if df is not None else {}
+def check_counts(df: DataFrame | None, files: list[InputFile], dataset: str,
+                 counts: dict[str, int] | None = None) -> dict[str, int]:
+    """Records read per file (counted from `df`, or given as `counts`: file -> records); raises when a file's count
+    differs from the Lambda's."""
+    if counts is None:
+        counts = {r["_file"]: r["n"] for r in df.groupBy("_file").agg(F.count("*").alias("n")).collect()} \
+            if df is not None else {}
     wrong = [(f.path, f.expected_records, counts.get(f.path, 0)) for f in files
              if f.dataset == dataset and f.expected_records is not None and counts.get(f.path, 0) != f.expected_records]
     if wrong:
@@ -237,6 +262,13 @@ def mark_exact_duplicates(df: DataFrame) -> DataFrame:
     data = [c for c in df.columns if not c.startswith("_")]
     w = Window.partitionBy(*data).orderBy("_order", "_pos")
     return df.withColumn("_dup", F.row_number().over(w) > 1)
+
+
+def raw_counts(raw: dict[str, DataFrame]) -> dict[str, tuple[int, int]]:
+    """Per file of every dataset: (records read, exact duplicates), in one Spark job."""
+    parts = [df.groupBy("_file").agg(F.count("*").alias("n"), F.sum(F.col("_dup").cast("int")).alias("dups"))
+             for df in raw.values()]
+    return {r["_file"]: (int(r["n"]), int(r["dups"] or 0)) for r in reduce(DataFrame.unionByName, parts).collect()}
 
 
 def _contact_udf():
@@ -588,10 +620,14 @@ def rule_passed(rule: Rule, records: int, failed: int) -> bool:
 def file_results(df: DataFrame, rules: list[Rule]) -> dict[str, dict]:
     """Per file: records, error_count (records failing any rule), rule_results (per rule: failed_records,
     passed) and dq_score = rules passed / rules evaluated x 100, Glue's score (duplicate copies are not
-    judged)."""
+    judged); with a `_superseded` column, `superseded` (when any): the records a later version replaces. One Spark
+    job."""
     judged = df.where(~F.col("_dup"))
     aggs = [F.count("*").alias("records"), F.sum(F.when(F.size("_errors") > 0, 1).otherwise(0)).alias("errors")]
     aggs += [F.sum(F.when(~F.col(f"_rule_{i}"), 1).otherwise(0)).alias(f"f{i}") for i in range(len(rules))]
+    superseded = "_superseded" in df.columns
+    if superseded:
+        aggs.append(F.sum(F.col("_superseded").cast("int")).alias("superseded"))
     out = {}
     for row in judged.groupBy("_file").agg(*aggs).collect():
         results = [{"rule": r.text, "check": r.check, "action": r.action, "failed_records": int(row[f"f{i}"] or 0),
@@ -602,6 +638,8 @@ def file_results(df: DataFrame, rules: list[Rule]) -> dict[str, dict]:
                              "rules_passed": passed, "rules_evaluated": len(results),
                              "dq_score": round(100.0 * passed / len(results), 2) if results else 100.0,
                              "rule_results": results}
+        if superseded and row["superseded"]:
+            out[row["_file"]]["superseded"] = int(row["superseded"])
     return out
 
 
@@ -612,7 +650,8 @@ def latest_versions(df: DataFrame, key: str) -> DataFrame:
 
 
 def resolve_identities(customers: DataFrame, max_rounds: int = 20) -> DataFrame:
-    """(source_customer_id, customer_id) for every current customer record."""
+    """(source_customer_id, customer_id) for every current customer record. One Spark job per round: each round's
+    labels are a lazy local checkpoint (a short lineage), filled by the count that asks whether any label changed."""
     nodes = customers.select("source_customer_id", "email", "email_valid", "phone_e164", "date_of_birth",
                              "signup_date", "last_name")
     label = F.struct(F.coalesce(F.col("signup_date"), F.lit("9999-12-31").cast("date")).alias("d"),
@@ -625,11 +664,11 @@ def resolve_identities(customers: DataFrame, max_rounds: int = 20) -> DataFrame:
                                                   F.concat(F.lit("p:"), "phone_e164", F.lit("|"),
                                                            F.col("date_of_birth").cast("string"), F.lit("|"),
                                                            F.soundex(F.upper("last_name")))).alias("key")))
-    keys = keys.where(F.col("key").isNotNull()).distinct().localCheckpoint()
+    keys = keys.where(F.col("key").isNotNull()).distinct().localCheckpoint(eager=False)
     for _ in range(max_rounds):
         by_key = keys.join(labels, "source_customer_id").groupBy("key").agg(F.min("label").alias("label"))
         proposed = keys.join(by_key, "key").select("source_customer_id", "label").unionByName(labels) \
-            .groupBy("source_customer_id").agg(F.min("label").alias("label")).localCheckpoint()
+            .groupBy("source_customer_id").agg(F.min("label").alias("label")).localCheckpoint(eager=False)
         changed = proposed.alias("n").join(labels.alias("o"), "source_customer_id") \
             .where(F.col("n.label") != F.col("o.label")).count()
         labels = proposed
@@ -694,52 +733,65 @@ def _source_ids(frame: DataFrame) -> DataFrame:
 
 
 def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
-              now: datetime, analyzer: str = "textblob") -> Outputs:
-    raw = {}
-    for ds in DATASETS:
-        df = read_dataset(spark, files, ds)
-        check_counts(df, files, ds)
-        raw[ds] = mark_exact_duplicates(df if df is not None else _empty(spark, ds)).localCheckpoint()
+              now: datetime, analyzer: str = "textblob", steps: Steps | None = None) -> Outputs:
+    """Every output frame and each file's results. Few Spark jobs: one counts every file's records (a count that
+    differs from the Lambda's fails here, before anything is written), one per dataset gives its files' DQ results
+    and fills its lazy checkpoint (computed once, reused by every output), one per identity-resolution round."""
+    steps = steps or Steps()
+    with steps("read and count", files=len(files)):
+        raw = {}
+        for ds in DATASETS:
+            df = read_dataset(spark, files, ds)
+            raw[ds] = mark_exact_duplicates(df if df is not None else _empty(spark, ds)).localCheckpoint(eager=False)
+        counted = raw_counts(raw)
+        for ds in DATASETS:
+            check_counts(None, files, ds, {path: n for path, (n, _) in counted.items()})
 
     # customers: judge every version, keep the latest, resolve identities
-    c_rules = rulesets["customer_details"]
-    cust = apply_actions(evaluate_rules(clean_customers(raw["customer_details"].where(~F.col("_dup"))), c_rules,
-                                        {}, now), c_rules)
-    cust = latest_versions(cust, "source_customer_id").localCheckpoint()
-    current = cust.where(~F.col("_superseded") & ~F.col("_rejected"))
-    ids = resolve_identities(current).localCheckpoint()
+    results: dict[str, dict] = {}
+    with steps("customer_details: clean and dq"):
+        c_rules = rulesets["customer_details"]
+        cust = apply_actions(evaluate_rules(clean_customers(raw["customer_details"].where(~F.col("_dup"))), c_rules,
+                                            {}, now), c_rules)
+        cust = latest_versions(cust, "source_customer_id").localCheckpoint(eager=False)
+        results.update(file_results(cust, c_rules))
+    with steps("identities"):
+        current = cust.where(~F.col("_superseded") & ~F.col("_rejected"))
+        ids = resolve_identities(current)
     refs = {"customers": _source_ids(cust), "rates": rates}
 
     # purchases: judged with their source customer id, then given the golden one
-    p_rules = rulesets["purchases"]
-    pur = apply_actions(evaluate_rules(clean_purchases(raw["purchases"].where(~F.col("_dup")), rates), p_rules,
-                                       refs, now), p_rules)
-    pur = pur.withColumnRenamed("customer_id", "source_customer_id").join(ids, "source_customer_id", "left") \
-        .localCheckpoint()
+    with steps("purchases: clean and dq"):
+        p_rules = rulesets["purchases"]
+        pur = apply_actions(evaluate_rules(clean_purchases(raw["purchases"].where(~F.col("_dup")), rates), p_rules,
+                                           refs, now), p_rules)
+        pur = pur.withColumnRenamed("customer_id", "source_customer_id").join(ids, "source_customer_id", "left") \
+            .localCheckpoint(eager=False)
+        results.update(file_results(pur, p_rules))
     good_purchases = pur.where(~F.col("_rejected"))
 
     # feedback: its purchase must be a curated one of the same (golden) customer
-    f_rules = rulesets["feedback"]
-    fb = clean_feedback(raw["feedback"].where(~F.col("_dup")))
-    owners = good_purchases.select(F.col("purchase_id").alias("_pid"), F.col("customer_id").alias("_owner"))
-    golden_of = ids.select(F.col("source_customer_id").alias("_src"), F.col("customer_id").alias("_golden"))
-    fb = (fb.join(golden_of, F.col("customer_id") == F.col("_src"), "left").drop("_src")
-          .join(owners, F.col("purchase_id") == F.col("_pid"), "left")
-          .withColumn("purchase_customer_matches", F.col("_owner").isNull() | F.col("_golden").isNull()
-                      | (F.col("_owner") == F.col("_golden"))).drop("_pid", "_owner"))
-    fb = apply_actions(evaluate_rules(fb, f_rules, dict(refs, purchases=good_purchases), now), f_rules)
-    fb = fb.withColumnRenamed("customer_id", "source_customer_id").withColumnRenamed("_golden", "customer_id")
-    fb = add_sentiment(fb, analyzer).localCheckpoint()
+    with steps("feedback: clean, dq and sentiment"):
+        f_rules = rulesets["feedback"]
+        fb = clean_feedback(raw["feedback"].where(~F.col("_dup")))
+        owners = good_purchases.select(F.col("purchase_id").alias("_pid"), F.col("customer_id").alias("_owner"))
+        golden_of = ids.select(F.col("source_customer_id").alias("_src"), F.col("customer_id").alias("_golden"))
+        fb = (fb.join(golden_of, F.col("customer_id") == F.col("_src"), "left").drop("_src")
+              .join(owners, F.col("purchase_id") == F.col("_pid"), "left")
+              .withColumn("purchase_customer_matches", F.col("_owner").isNull() | F.col("_golden").isNull()
+                          | (F.col("_owner") == F.col("_golden"))).drop("_pid", "_owner"))
+        fb = apply_actions(evaluate_rules(fb, f_rules, dict(refs, purchases=good_purchases), now), f_rules)
+        fb = fb.withColumnRenamed("customer_id", "source_customer_id").withColumnRenamed("_golden", "customer_id")
+        fb = add_sentiment(fb, analyzer).localCheckpoint(eager=False)  # labelled once, for every output
+        results.update(file_results(fb, f_rules))
     good_feedback = fb.where(~F.col("_rejected"))
 
-    results: dict[str, dict] = {}
-    for df, rules in ((cust, c_rules), (pur, p_rules), (fb, f_rules)):
-        results.update(file_results(df, rules))
-    for df in raw.values():
-        for row in df.where(F.col("_dup")).groupBy("_file").count().collect():
-            results.setdefault(row["_file"], {})["exact_duplicates"] = int(row["count"])
-    for row in cust.where(F.col("_superseded")).groupBy("_file").count().collect():
-        results.setdefault(row["_file"], {})["superseded"] = int(row["count"])
+    for path, (_, dups) in counted.items():
+        if dups:
+            results.setdefault(path, {})["exact_duplicates"] = dups
+    for r in results.values():  # superseded last, as it always was
+        if "superseded" in r:
+            r["superseded"] = r.pop("superseded")
 
     customers = current.join(ids, "source_customer_id")
     golden = build_golden(customers, good_purchases, good_feedback, [cust, pur, fb], ids, now)
@@ -860,10 +912,13 @@ def pair_scores(golden_ids: dict[str, str], person_of: dict[str, str]) -> dict[s
 
 
 def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: list[InputFile]) -> dict[str, str]:
-    paths = {}
+    paths, seconds = {}, {}
     for name, frame in out.frames.items():
+        t0 = time.perf_counter()
         paths[name] = f"{output_root}curated/{name}"
         frame.write.mode("overwrite").parquet(paths[name])
+        seconds[name] = round(time.perf_counter() - t0, 2)
+    log("curated written", seconds=seconds)
     rows = [(f.path, f.dataset, f.record_id, json.dumps(out.file_results.get(f.path, {}))) for f in files]
     spark.createDataFrame(rows, "path string, dataset string, record_id string, result string") \
         .coalesce(1).write.mode("overwrite").parquet(f"{output_root}curated/dq_results")
@@ -909,8 +964,24 @@ def failure_percent(out: Outputs) -> float:
     return round(100.0 * t["failed_records"] / t["records"], 4) if t["records"] else 0.0
 
 
-def read_text(spark: SparkSession, path: str) -> str:
-    return "\n".join(r.value for r in spark.read.text(path, wholetext=True).collect())
+def read_texts(spark: SparkSession, paths: list[str]) -> dict[str, str]:
+    """Small whole files (the rulesets) by path: a local one read directly, the others (s3://) in one Spark job."""
+    from pathlib import Path
+
+    texts, remote = {}, []
+    for p in paths:
+        local = p.removeprefix("file://")
+        if "://" in local:
+            remote.append(p)
+        else:
+            texts[p] = Path(local).read_text(encoding="utf-8")
+    if remote:
+        name = {p.rsplit("/", 1)[-1]: p for p in remote}
+        if len(name) != len(remote):
+            raise ValueError(f"files of the same name cannot be read in one go: {remote}")
+        for r in spark.read.text(remote, wholetext=True).select("_metadata.file_name", "value").collect():
+            texts[name[r.file_name]] = texts.get(name[r.file_name], "") + r.value
+    return texts
 
 
 def load_database(spark: SparkSession, args: dict[str, str], curated_root: str) -> dict:
@@ -931,8 +1002,12 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     output_root = args.get("output_root") or input_root
     rules_root = args.get("rules_root") or f"{input_root}schemas/"
     threshold, run_id = float(args["dq_threshold"]), args.get("JOB_RUN_ID", "")
-    rulesets = {ds: parse_ruleset(read_text(spark, f"{rules_root}{ds}.dqdl")) for ds in DATASETS}
-    rates = load_rates(spark, rules_root).localCheckpoint()
+    steps = Steps()
+    with steps("rules and rates"):
+        paths = {ds: f"{rules_root}{ds}.dqdl" for ds in DATASETS}
+        texts = read_texts(spark, list(paths.values()))
+        rulesets = {ds: parse_ruleset(texts[p]) for ds, p in paths.items()}
+        rates = load_rates(spark, rules_root).localCheckpoint(eager=False)  # read by the first pass's first use
     table = None
     if args.get("ledger_table"):
         import boto3
@@ -940,28 +1015,34 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         table = boto3.resource("dynamodb").Table(args["ledger_table"])
     summary = {"passes": 0, "files": 0, "updated": 0}
     handled: set[str] = set()
-    files = files_from_ledger(ledger_items(table), input_root) if table else files_from_folder(input_root)
+    with steps("ledger look-up"):
+        files = files_from_ledger(ledger_items(table), input_root) if table else files_from_folder(input_root)
     for _ in range(int(args.get("max_passes", 10))):
         summary["passes"] += 1
         log("pass started", pass_no=summary["passes"], files=len(files),
             pending=sum(f.status == "PENDING" for f in files))
-        out = transform(spark, files, rulesets, rates, now, args.get("sentiment_analyzer", "textblob"))
-        write_curated(spark, out, output_root, files)
+        out = transform(spark, files, rulesets, rates, now, args.get("sentiment_analyzer", "textblob"), steps)
+        with steps("write curated"):
+            write_curated(spark, out, output_root, files)
         if table is not None and args.get("metrics_namespace"):  # what the data says, whatever the load does next
             import boto3
 
-            boto3.client("cloudwatch").put_metric_data(Namespace=args["metrics_namespace"], MetricData=[
-                {"MetricName": "DqFailurePercent", "Value": failure_percent(out), "Unit": "Percent"}])
+            with steps("metric"):
+                boto3.client("cloudwatch").put_metric_data(Namespace=args["metrics_namespace"], MetricData=[
+                    {"MetricName": "DqFailurePercent", "Value": failure_percent(out), "Unit": "Percent"}])
         if args.get("secret_id"):  # before the ledger: a file is complete once its records are in the database
-            summary["load"] = load_database(spark, args, f"{output_root}curated/")
+            with steps("load"):
+                summary["load"] = load_database(spark, args, f"{output_root}curated/")
         if table is not None:
-            summary["updated"] += complete_ledger(table, files, out, threshold, run_id,
-                                                  datetime.now(UTC).isoformat(timespec="seconds"))
+            with steps("ledger completion"):
+                summary["updated"] += complete_ledger(table, files, out, threshold, run_id,
+                                                      datetime.now(UTC).isoformat(timespec="seconds"))
         handled |= {f.record_id for f in files if f.record_id}
         summary.update(dq_failure_percent=failure_percent(out), **out.totals)
         if table is None:
             break
-        files = files_from_ledger(ledger_items(table), input_root)  # the next pass reads what this look found
+        with steps("ledger look-up"):
+            files = files_from_ledger(ledger_items(table), input_root)  # the next pass reads what this look found
         waiting = [f for f in files if f.status == "PENDING" and f.record_id not in handled]
         if not waiting:
             break
@@ -969,6 +1050,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     else:
         log("max_passes reached with files still PENDING: the next run takes them", max_passes=args["max_passes"])
     summary["seconds"] = round(time.time() - started.timestamp(), 1)
+    summary["steps"] = steps.seconds
     return summary
 
 
@@ -976,9 +1058,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_job_args(sys.argv[1:] if argv is None else argv)
     log("job started", job=args["JOB_NAME"], run_id=args.get("JOB_RUN_ID"),
         arguments={k: v for k, v in args.items() if k not in ("JOB_NAME", "JOB_RUN_ID")})
-    spark = spark_session()
-    glue_context(spark)
+    boot = Steps()
+    with boot("session start"):
+        spark = spark_session()
+        glue_context(spark)
     summary = run(spark, args)
+    summary["steps"] = {**boot.seconds, **summary["steps"]}  # the profile: seconds per step, summed by name
     log("job finished", **summary)
     return 0
 
