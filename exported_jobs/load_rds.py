@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -52,8 +51,9 @@ def redact(dsn: str) -> str:
 
 
 def log(event: str, **fields) -> None:
-    print(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), "event": event, **fields},
-                     default=str), file=sys.stderr, flush=True)
+    """One JSON line per event on stdout, as the Glue job logs (the driver log: CloudWatch on Glue)."""
+    print(json.dumps({"ts": datetime.now(UTC).isoformat(timespec="seconds"), "event": event, **fields},
+                     default=str), flush=True)
 
 
 TRANSIENT_SQLSTATES = {"08000", "08001", "08003", "08004", "08006", "53300", "57P01", "57P02", "57P03", "40001",
@@ -317,35 +317,121 @@ def copy_batches(conn, target, columns: tuple[str, ...], batches) -> int:
     return rows
 
 
-def stage(df, table: Table, dsn: str, load_id: str, partitions: int | None = None) -> dict[int, int]:
-    """COPY one curated frame into per-partition staging tables; returns {partition: rows}."""
+DRIVER_BYTES = 64 * 2**20  # a table whose Parquet is at most this big is staged by the driver, not by tasks
+STAGED = "tbl string, part int, rows long, read_s double, copy_s double"  # one row per staged partition
+
+
+def copy_into_staging(conn, table: Table, target, batches) -> int:
+    """(Re)create the staging table `target` and COPY `batches` into it, in one transaction."""
+    from psycopg import sql
+
+    with conn.transaction():
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
+            target, sql.SQL(", ").join(map(sql.Identifier, table.columns)), sql.Identifier(table.name)))
+        rows = copy_batches(conn, target, table.columns, batches)
+        conn.execute(sql.SQL("ANALYZE {}").format(target))  # statistics for the switch's join plans
+    return rows
+
+
+def staging_plan(df, table: Table, dsn: str, load_id: str, partitions: int | None = None):
+    """A lazy frame whose tasks COPY `df`'s partitions into their staging tables; one `STAGED` row per partition.
+
+    Nothing runs until it is collected: `stage_all` unions the tables' plans and collects once (one Spark job).
+    """
     from psycopg import sql
 
     frame = shaped(df, table)
     if partitions:
         frame = frame.coalesce(partitions)
-    template = sql.Identifier(table.name)
-    columns = table.columns
 
     def copy_partition(batches):
         import pyarrow as pa
         from pyspark import TaskContext
 
-        part = TaskContext.get().partitionId()
+        part = TaskContext.get().partitionId()  # unique within the job, across the tables of a union
         target = sql.Identifier(STAGING_SCHEMA, staging_name(table, load_id, part))
+        started, waited = time.monotonic(), 0.0
 
-        def attempt():
-            with connect(dsn) as conn, conn.transaction():
-                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-                conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
-                    target, sql.SQL(", ").join(map(sql.Identifier, columns)), template))
-                rows = copy_batches(conn, target, columns, batches)
-                conn.execute(sql.SQL("ANALYZE {}").format(target))  # statistics for the switch's join plans
-                return rows
-        rows = attempt()  # a connection lost mid-COPY fails the task; Spark retries it from a fresh iterator
-        yield pa.RecordBatch.from_pydict({"part": [part], "rows": [rows]},
-                                         schema=pa.schema([("part", pa.int32()), ("rows", pa.int64())]))
-    return {r["part"]: r["rows"] for r in frame.mapInArrow(copy_partition, "part int, rows long").collect()}
+        def timed(it):  # the seconds this task waits for Spark's batches: reading the Parquet, to Arrow
+            nonlocal waited
+            it = iter(it)
+            while True:
+                t0 = time.monotonic()
+                batch = next(it, None)
+                waited += time.monotonic() - t0
+                if batch is None:
+                    return
+                yield batch
+        # a connection lost mid-COPY fails the task; Spark retries it from a fresh iterator
+        with connect(dsn) as conn:
+            rows = copy_into_staging(conn, table, target, timed(batches))
+        copied = time.monotonic() - started - waited
+        yield pa.RecordBatch.from_pydict(
+            {"tbl": [table.name], "part": [part], "rows": [rows], "read_s": [waited], "copy_s": [copied]},
+            schema=pa.schema([("tbl", pa.string()), ("part", pa.int32()), ("rows", pa.int64()),
+                              ("read_s", pa.float64()), ("copy_s", pa.float64())]))
+    return frame.mapInArrow(copy_partition, STAGED)
+
+
+def input_bytes(df) -> int | None:
+    """The size of the files a frame reads (Spark's estimate for a file scan: the listed sizes), None if unknown."""
+    try:
+        size = df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()  # a Scala BigInt
+        return int(size if isinstance(size, int) else size.toString())
+    except Exception:  # not a plain file scan, or another Spark: stage it with tasks
+        return None
+
+
+def stage_all(frames: dict, dsn: str, load_id: str, tables=TABLES, partitions: int | None = None,
+              driver_bytes: int = DRIVER_BYTES) -> dict:
+    """COPY every table's frame into staging; returns {table: {partition: {"rows", "read_s", "copy_s", "by"}}}.
+
+    Small tables (Parquet of at most `driver_bytes`) are staged by the driver: Spark's `toArrow` (no Python
+    worker), COPY over one connection, table after table. The others are staged by Spark's tasks, every
+    partition its own COPY, all those tables in one Spark job (a union of their plans). A Spark job, and a task
+    that hands rows to a Python worker, cost a fixed few tenths of a second each: small inputs paid them per table
+    and partition. Both paths write the same staging tables, and work the same on local paths and s3://.
+    """
+    from functools import reduce
+
+    from psycopg import sql
+
+    sizes = {t.name: input_bytes(frames[t.name]) for t in tables}
+    small = [t for t in tables if sizes[t.name] is not None and sizes[t.name] <= driver_bytes]
+    large = [t for t in tables if t not in small]
+    staged = {t.name: {} for t in tables}
+    if large:
+        plans = [staging_plan(frames[t.name], t, dsn, load_id, partitions) for t in large]
+        for r in reduce(lambda a, b: a.union(b), plans).collect():
+            staged[r["tbl"]][r["part"]] = {"rows": r["rows"], "read_s": r["read_s"], "copy_s": r["copy_s"],
+                                           "by": "tasks"}
+    conn = None
+    try:
+        for table in small:
+            t0 = time.monotonic()
+            data = shaped(frames[table.name], table).toArrow()
+            read_s, t0 = time.monotonic() - t0, time.monotonic()
+            target = sql.Identifier(STAGING_SCHEMA, staging_name(table, load_id, 0))
+
+            def attempt(table=table, target=target, data=data):
+                nonlocal conn
+                if conn is None or conn.closed or conn.broken:  # the first table, or lost: a new connection
+                    conn = connect(dsn)
+                return copy_into_staging(conn, table, target, data.to_batches())
+            rows = with_retries(f"stage {table.name}", attempt)  # the rows are in memory: a retry copies again
+            staged[table.name][0] = {"rows": rows, "read_s": read_s, "copy_s": time.monotonic() - t0, "by": "driver"}
+    finally:
+        if conn is not None:
+            conn.close()
+    return staged
+
+
+def stage(df, table: Table, dsn: str, load_id: str, partitions: int | None = None,
+          driver_bytes: int = DRIVER_BYTES) -> dict[int, int]:
+    """COPY one curated frame into per-partition staging tables; returns {partition: rows}."""
+    parts = stage_all({table.name: df}, dsn, load_id, (table,), partitions, driver_bytes)[table.name]
+    return {p: v["rows"] for p, v in parts.items()}
 
 
 def _source(table: Table, load_id: str, parts):
@@ -418,30 +504,44 @@ def orphans(conn, relations=RELATIONS) -> dict[str, int]:
     return found
 
 
-def switch(conn, staged: dict[str, dict[int, int]], load_id: str, tables=TABLES) -> dict[str, dict[str, int]]:
-    """Every table in one transaction: readers see the old state or the new one. The caller holds LOAD_LOCK."""
-    changes = {}
+def switch(conn, staged: dict, load_id: str, tables=TABLES, timings: dict | None = None) -> dict[str, dict[str, int]]:
+    """Every table in one transaction: readers see the old state or the new one. The caller holds LOAD_LOCK.
+
+    `staged` maps each table to its staged partitions; `timings`, when given, receives the seconds of each step:
+    {"compare": {table: s}, "orphans": s, "commit": s} (logged as `load step` lines too).
+    """
+    timings = {} if timings is None else timings
+    timings["compare"], changes = {}, {}
     with conn.transaction():
         conn.execute("SET LOCAL work_mem = '256MB'")  # the joins hash whole tables: in memory, not in batches on disk
         for table in tables:
             t0 = time.monotonic()
             changes[table.name] = switch_table(conn, table, load_id, staged.get(table.name, {}))
-            log("switched table", table=table.name, seconds=round(time.monotonic() - t0, 2), **changes[table.name])
+            timings["compare"][table.name] = round(time.monotonic() - t0, 3)
+            log("load step", step="compare", table=table.name, seconds=timings["compare"][table.name],
+                **changes[table.name])
+        t0 = time.monotonic()
         missing = orphans(conn, {k: v for k, v in RELATIONS.items() if k[0] in {t.name for t in tables}})
+        timings["orphans"] = round(time.monotonic() - t0, 3)
+        log("load step", step="orphans", seconds=timings["orphans"], relations=len(RELATIONS))
         if missing:
             raise IntegrityError(f"the load would leave rows without their parent: {missing}")
+        t0 = time.monotonic()  # leaving the block commits
+    timings["commit"] = round(time.monotonic() - t0, 3)
+    log("load step", step="commit", seconds=timings["commit"])
     return changes
 
 
-def drop_staging(conn, load_id: str | None = None) -> int:
-    """Drop this load's staging tables (or every staging table when load_id is None)."""
+def drop_staging(conn, load_id: str | None = None, chunk: int = 100) -> int:
+    """Drop this load's staging tables (or every staging table when load_id is None), `chunk` per statement."""
     from psycopg import sql
 
     pattern = f"%\\_\\_{load_id}\\_\\_%" if load_id else "%"
     names = [r[0] for r in conn.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s", (STAGING_SCHEMA, pattern))]
-    for name in names:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGING_SCHEMA, name)))
+    for i in range(0, len(names), chunk):  # one statement (one commit) per chunk, not per table
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
+            sql.SQL(", ").join(sql.Identifier(STAGING_SCHEMA, n) for n in names[i:i + chunk])))
     return len(names)
 
 
@@ -451,48 +551,76 @@ def _hold_load_lock(conn) -> None:
         conn.execute("SELECT pg_advisory_lock(%s)", (LOAD_LOCK,))
 
 
-def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | None = None) -> dict:
-    """Load `<curated_root><table>` Parquet for every table; returns per-table rows staged and changes.
+def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | None = None,
+         driver_bytes: int = DRIVER_BYTES) -> dict:
+    """Load `<curated_root><table>` Parquet for every table; returns rows staged, changes and each step's seconds.
 
     One control connection holds the load lock (a session advisory lock) from the first staging table to the
-    last drop, so a concurrent load waits and never sees or drops this load's staging tables.
+    last drop, so a concurrent load waits and never sees or drops this load's staging tables. Steps, each logged
+    as a `load step` JSON line and summed up in `steps`: migrate, lock (wait, drop leftovers), read (list the
+    Parquet, read its schemas), stage (per table: staged by the driver or by tasks, the seconds spent reading
+    rows and copying them; summed over tasks), switch (per table compare, then orphans and commit), drop.
     """
     from psycopg import sql
 
     started = time.monotonic()
     load_id = uuid.uuid4().hex[:12]
+    steps: dict[str, float] = {}
+    tables_out: dict[str, dict] = {t.name: {} for t in tables}
+
+    def done(step: str, t0: float, **fields) -> None:
+        steps[step] = round(time.monotonic() - t0, 3)
+        log("load step", step=step, seconds=steps[step], **fields)
+
     conn = connect(dsn, autocommit=True)
     try:
-        migrate(conn)
+        t0 = time.monotonic()
+        applied = migrate(conn)
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STAGING_SCHEMA)))
+        done("migrate", t0, applied=applied)
+        t0 = time.monotonic()
         _hold_load_lock(conn)
         leftovers = drop_staging(conn)
         if leftovers:
             log("dropped staging tables left by an interrupted load", tables=leftovers)
-        staged, rows = {}, {}
-        for table in tables:
-            t0 = time.monotonic()
-            staged[table.name] = stage(spark.read.parquet(f"{curated_root}{table.name}"), table, dsn, load_id,
-                                       partitions)
-            rows[table.name] = sum(staged[table.name].values())
-            log("staged", table=table.name, rows=rows[table.name], partitions=len(staged[table.name]),
-                seconds=round(time.monotonic() - t0, 2))
-        stage_seconds, t0 = time.monotonic() - started, time.monotonic()
+        done("lock", t0)
+        t0 = time.monotonic()
+        frames = {t.name: spark.read.parquet(f"{curated_root}{t.name}") for t in tables}
+        done("read", t0, tables=len(frames))
+        t0 = time.monotonic()
+        parts = stage_all(frames, dsn, load_id, tables, partitions, driver_bytes)
+        for name, ps in parts.items():
+            tables_out[name].update(
+                rows=sum(p["rows"] for p in ps.values()), partitions=len(ps),
+                by=next((p["by"] for p in ps.values()), None),
+                read_seconds=round(sum(p["read_s"] for p in ps.values()), 3),  # task seconds: summed over tasks
+                copy_seconds=round(sum(p["copy_s"] for p in ps.values()), 3))
+            log("load step", step="stage", table=name, **tables_out[name])
+        rows = {name: t["rows"] for name, t in tables_out.items()}
+        done("stage", t0, rows=sum(rows.values()), partitions=sum(len(ps) for ps in parts.values()))
+        staged = {name: set(ps) for name, ps in parts.items()}
+        t0, timings = time.monotonic(), {}
 
         def do_switch():
             nonlocal conn
             if conn.closed or conn.broken:  # lost mid-switch: the transaction rolled back; take the lock again
                 conn = connect(dsn, autocommit=True)
                 _hold_load_lock(conn)
-            return switch(conn, staged, load_id, tables)
+            return switch(conn, staged, load_id, tables, timings)
         changes = with_retries("switch", do_switch)
-        switch_seconds = time.monotonic() - t0
-        log("switched", seconds=round(switch_seconds, 2), changes=changes)
+        for name, seconds in timings["compare"].items():
+            tables_out[name].update(compare_seconds=seconds, **changes[name])
+        steps.update(compare=round(sum(timings["compare"].values()), 3), orphans=timings["orphans"],
+                     commit=timings["commit"])
+        done("switch", t0, changes=changes)
+        t0 = time.monotonic()
         drop_staging(conn, load_id)
+        done("drop", t0)
     finally:
         conn.close()  # also releases the load lock
     return {"rows": rows, "changes": changes, "seconds": round(time.monotonic() - started, 2),
-            "stage_seconds": round(stage_seconds, 2), "switch_seconds": round(switch_seconds, 2)}
+            "stage_seconds": round(steps["read"] + steps["stage"], 2), "switch_seconds": round(steps["switch"], 2),
+            "steps": steps, "tables": tables_out}
 
 
 def put_write_failures(value: float, namespace: str = "Customer360") -> None:
@@ -503,12 +631,13 @@ def put_write_failures(value: float, namespace: str = "Customer360") -> None:
 
 
 def run_load(spark, curated_root: str, secret_id: str, database: str | None = None,
-             metrics_namespace: str | None = "Customer360", partitions: int | None = None) -> dict:
+             metrics_namespace: str | None = "Customer360", partitions: int | None = None,
+             driver_bytes: int = DRIVER_BYTES) -> dict:
     """The Glue job's last step: load curated/ into the database named by the secret; loud on failure."""
     try:
         dsn = dsn_from_secret(read_secret(secret_id), database)
         log("load started", database=redact(dsn), curated=curated_root)
-        result = load(spark, curated_root, dsn, partitions=partitions)
+        result = load(spark, curated_root, dsn, partitions=partitions, driver_bytes=driver_bytes)
     except Exception as e:
         log("load failed", error=f"{type(e).__name__}: {str(e).strip()[:500]}")
         if metrics_namespace:

@@ -7,6 +7,7 @@ failure metric goes to the emulator's CloudWatch. Curated inputs are the job's o
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -75,8 +76,9 @@ def failures_metric() -> tuple[float, float]:
     return sum(p["Sum"] for p in stats["Datapoints"]), sum(p["SampleCount"] for p in stats["Datapoints"])
 
 
-def test_load_equals_curated_and_a_reload_changes_nothing(load_rds, spark, database, curated, shipped_env):
+def test_load_equals_curated_and_a_reload_changes_nothing(load_rds, spark, database, curated, shipped_env, capfd):
     metric = failures_metric()
+    capfd.readouterr()
     first = load_rds.run_load(spark, _root(curated), SECRET)
     for name in TABLES:
         rows = pq.read_table(curated / name).num_rows
@@ -90,10 +92,32 @@ def test_load_equals_curated_and_a_reload_changes_nothing(load_rds, spark, datab
     assert counts == first["rows"] and staging == 0
     assert failures_metric() == (metric[0], metric[1] + 1)  # a success puts 0: the alarm has data
 
+    # every step's seconds, in the summary and as JSON lines on stdout (the job's log): a run reads as a profile
+    assert list(first["steps"]) == ["migrate", "lock", "read", "stage", "compare", "orphans", "commit", "switch",
+                                    "drop"]
+    assert all(isinstance(s, float) and s >= 0 for s in first["steps"].values())
+    for name in TABLES:
+        t = first["tables"][name]
+        assert t["by"] == "driver" and t["rows"] == first["rows"][name] and t["inserted"] == t["rows"], (name, t)
+        assert min(t["read_seconds"], t["copy_seconds"], t["compare_seconds"]) >= 0
+    lines = [json.loads(ln) for ln in capfd.readouterr().out.splitlines() if ln.startswith("{")]
+    steps = [(e["step"], e.get("table")) for e in lines if e["event"] == "load step"]
+    assert [s for s, t in steps if t is None] == [s for s in first["steps"] if s != "compare"]
+    assert {t for s, t in steps if s == "stage"} == set(TABLES) | {None}  # per table, then the whole step
+    assert {t for s, t in steps if s == "compare"} == set(TABLES)
+    assert [e for e in lines if e["event"] == "load finished"][0]["steps"] == first["steps"]
+
     before, versions = checksums(database), row_versions(database)
     second = load_rds.run_load(spark, _root(curated), SECRET)
     assert all(c == {"inserted": 0, "updated": 0, "deleted": 0} for c in second["changes"].values()), second
     assert checksums(database) == before and row_versions(database) == versions  # no row was even rewritten
+
+    # staged by Spark's tasks (as a large table is) instead of by the driver: the same rows, byte for byte
+    third = load_rds.run_load(spark, _root(curated), SECRET, driver_bytes=-1)
+    assert {t["by"] for t in third["tables"].values()} == {"tasks"}, third["tables"]
+    assert third["rows"] == first["rows"]
+    assert all(c == {"inserted": 0, "updated": 0, "deleted": 0} for c in third["changes"].values()), third
+    assert checksums(database) == before and row_versions(database) == versions
 
 
 def test_changed_input_is_applied_and_readers_never_see_a_mix(load_rds, spark, database, curated, tmp_path,
@@ -147,7 +171,7 @@ def test_a_failure_mid_load_leaves_the_previous_state_and_puts_the_metric(load_r
         load_rds.run_load(spark, _root(broken), SECRET)
     assert checksums(database) == before  # every table as it was: the switch rolled back as one
     assert failures_metric()[0] == metric[0] + 1
-    assert '"event": "load failed"' in capfd.readouterr().err
+    assert '"event": "load failed"' in capfd.readouterr().out  # the job's log: JSON lines on stdout
 
     # the failed load's staging tables are dropped by the next load, which applies the good input cleanly
     with psycopg.connect(database) as conn:
