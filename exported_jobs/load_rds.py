@@ -317,7 +317,8 @@ def copy_batches(conn, target, columns: tuple[str, ...], batches) -> int:
     return rows
 
 
-DRIVER_BYTES = 64 * 2**20  # a table whose Parquet is at most this big is staged by the driver, not by tasks
+DRIVER_BYTES = 32 * 2**20  # a table whose Parquet is at most this big is staged by the driver, not by tasks
+PREFETCH = 2  # the driver reads this many tables ahead (threads, each a Spark job) while it copies one
 STAGED = "tbl string, part int, rows long, read_s double, copy_s double"  # one row per staged partition
 
 
@@ -387,12 +388,15 @@ def stage_all(frames: dict, dsn: str, load_id: str, tables=TABLES, partitions: i
               driver_bytes: int = DRIVER_BYTES) -> dict:
     """COPY every table's frame into staging; returns {table: {partition: {"rows", "read_s", "copy_s", "by"}}}.
 
-    Small tables (Parquet of at most `driver_bytes`) are staged by the driver: Spark's `toArrow` (no Python
-    worker), COPY over one connection, table after table. The others are staged by Spark's tasks, every
-    partition its own COPY, all those tables in one Spark job (a union of their plans). A Spark job, and a task
-    that hands rows to a Python worker, cost a fixed few tenths of a second each: small inputs paid them per table
-    and partition. Both paths write the same staging tables, and work the same on local paths and s3://.
+Small tables (Parquet of at most `driver_bytes`) are staged by the driver: Spark's `toArrow` (no Python
+    worker; `PREFETCH` tables read ahead in threads), COPY over one connection, table after table. The others are
+    staged by Spark's tasks, every partition its own COPY, all those tables in one Spark job (a union of their
+    plans). A Spark job, and a task that hands rows to a Python worker, cost a fixed few tenths of a second each:
+    small inputs paid them per table and partition. Both paths write the same staging tables, and work the same
+    on local paths and s3://.
     """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
     from functools import reduce
 
     from psycopg import sql
@@ -406,12 +410,27 @@ def stage_all(frames: dict, dsn: str, load_id: str, tables=TABLES, partitions: i
         for r in reduce(lambda a, b: a.union(b), plans).collect():
             staged[r["tbl"]][r["part"]] = {"rows": r["rows"], "read_s": r["read_s"], "copy_s": r["copy_s"],
                                            "by": "tasks"}
-    conn = None
+
+    def fetch(table):  # in a thread: Spark runs the reads' jobs side by side while the driver copies
+        t0 = time.monotonic()
+        data = shaped(frames[table.name], table).toArrow()
+        return data, time.monotonic() - t0
+
+    conn, ahead = None, deque()
+    pool = ThreadPoolExecutor(PREFETCH, thread_name_prefix="stage-read") if small else None
     try:
-        for table in small:
+        queue = iter(small)
+        for table in queue:
+            ahead.append((table, pool.submit(fetch, table)))
+            if len(ahead) == PREFETCH:
+                break
+        while ahead:  # at most PREFETCH + 1 tables in memory: the one being copied, the ones being read
+            table, future = ahead.popleft()
+            data, read_s = future.result()
+            nxt = next(queue, None)
+            if nxt is not None:
+                ahead.append((nxt, pool.submit(fetch, nxt)))
             t0 = time.monotonic()
-            data = shaped(frames[table.name], table).toArrow()
-            read_s, t0 = time.monotonic() - t0, time.monotonic()
             target = sql.Identifier(STAGING_SCHEMA, staging_name(table, load_id, 0))
 
             def attempt(table=table, target=target, data=data):
@@ -422,6 +441,10 @@ def stage_all(frames: dict, dsn: str, load_id: str, tables=TABLES, partitions: i
             rows = with_retries(f"stage {table.name}", attempt)  # the rows are in memory: a retry copies again
             staged[table.name][0] = {"rows": rows, "read_s": read_s, "copy_s": time.monotonic() - t0, "by": "driver"}
     finally:
+        if pool is not None:
+            for _, future in ahead:
+                future.cancel()
+            pool.shutdown(wait=True)
         if conn is not None:
             conn.close()
     return staged
@@ -558,9 +581,12 @@ def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | No
     One control connection holds the load lock (a session advisory lock) from the first staging table to the
     last drop, so a concurrent load waits and never sees or drops this load's staging tables. Steps, each logged
     as a `load step` JSON line and summed up in `steps`: migrate, lock (wait, drop leftovers), read (list the
-    Parquet, read its schemas), stage (per table: staged by the driver or by tasks, the seconds spent reading
-    rows and copying them; summed over tasks), switch (per table compare, then orphans and commit), drop.
+    Parquet, read its schemas: a Spark job per table, side by side), stage (per table: staged by the driver or by
+    tasks, the seconds spent reading rows and copying them; summed over tasks), switch (per table compare, then
+    orphans and commit), drop.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from psycopg import sql
 
     started = time.monotonic()
@@ -585,7 +611,9 @@ def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | No
             log("dropped staging tables left by an interrupted load", tables=leftovers)
         done("lock", t0)
         t0 = time.monotonic()
-        frames = {t.name: spark.read.parquet(f"{curated_root}{t.name}") for t in tables}
+        with ThreadPoolExecutor(len(tables), thread_name_prefix="read") as pool:  # a small Spark job each
+            frames = dict(zip([t.name for t in tables],
+                              pool.map(lambda t: spark.read.parquet(f"{curated_root}{t.name}"), tables), strict=True))
         done("read", t0, tables=len(frames))
         t0 = time.monotonic()
         parts = stage_all(frames, dsn, load_id, tables, partitions, driver_bytes)
