@@ -7,11 +7,14 @@ folder), reached through its Secrets Manager secret as the job reaches it.
 
 - **bare COPY** (the yardstick): per table, pyarrow reads the Parquet, writes it as CSV and one connection COPYs it
   into an empty table of the same columns, with no index, constraint or transaction around the tables.
-- **load, first**: `load_rds.load` into the empty schema: parallel COPY into staging from the Spark tasks, then the
-  one-transaction switch (inserts, indexes, integrity checks).
+- **load, first**: `load_rds.load` into the empty schema: COPY into staging (tables of at most `DRIVER_BYTES` of
+  Parquet from the driver, the larger ones from the Spark tasks, in parallel), then the one-transaction switch
+  (inserts, indexes, integrity checks).
 - **load, again**: the same input once more: staging, then a switch that finds nothing to change.
 
-Rows per second count every row of the six tables. Run: `python bench/load_bench.py [--curated PATH]`.
+Rows per second count every row of the six tables; under each load, its steps' seconds (the summary's `steps`) and
+per table how it was staged, its seconds reading and copying rows (summed over tasks) and comparing.
+Run: `python bench/load_bench.py [--curated PATH]` (a small set: `--customers 1500 --purchases 6000 --feedback 2000`).
 """
 
 from __future__ import annotations
@@ -145,6 +148,11 @@ def main() -> int:
             print(f"load, {name:6s}  {rows:>10,} rows in {r['seconds']:7.2f} s = {round(rate):>9,} rows/s "
                   f"({rate / bare['rows_per_s']:.2f}x bare; staging {r['stage_seconds']} s, switch "
                   f"{r['switch_seconds']} s)", flush=True)
+            print("    steps: " + ", ".join(f"{k} {v:.2f}" for k, v in r["steps"].items()), flush=True)
+            for table, t in r["tables"].items():
+                print(f"    {table:20s} {t['rows']:>10,} rows by {t['by']:6s} ({t['partitions']} part.) read "
+                      f"{t['read_seconds']:6.2f} s, copy {t['copy_seconds']:6.2f} s, "
+                      f"compare {t['compare_seconds']:6.2f} s", flush=True)
         print(json.dumps(report, indent=1, default=str))
         spark.stop()
     finally:
