@@ -911,17 +911,26 @@ def pair_scores(golden_ids: dict[str, str], person_of: dict[str, str]) -> dict[s
             "precision": hit / len(found) if found else 1.0, "recall": hit / len(truth) if truth else 1.0}
 
 
-def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: list[InputFile]) -> dict[str, str]:
-    paths, seconds = {}, {}
-    for name, frame in out.frames.items():
-        t0 = time.perf_counter()
-        paths[name] = f"{output_root}curated/{name}"
-        frame.write.mode("overwrite").parquet(paths[name])
-        seconds[name] = round(time.perf_counter() - t0, 2)
-    log("curated written", seconds=seconds)
+def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: list[InputFile],
+                  parallel: int = 4) -> dict[str, str]:
+    """Every frame to curated/<name>/, the files' results to curated/dq_results/: `parallel` writes at a time (each
+    its own Spark job; side by side, their fixed costs overlap). A failed write fails the call once all are done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = {name: f"{output_root}curated/{name}" for name in out.frames}
     rows = [(f.path, f.dataset, f.record_id, json.dumps(out.file_results.get(f.path, {}))) for f in files]
-    spark.createDataFrame(rows, "path string, dataset string, record_id string, result string") \
-        .coalesce(1).write.mode("overwrite").parquet(f"{output_root}curated/dq_results")
+    results = spark.createDataFrame(rows, "path string, dataset string, record_id string, result string").coalesce(1)
+    writes = [*out.frames.items(), ("dq_results", results)]
+    seconds: dict[str, float] = {}
+
+    def write(item: tuple[str, DataFrame]) -> None:
+        name, frame = item
+        t0 = time.perf_counter()
+        frame.write.mode("overwrite").parquet(f"{output_root}curated/{name}")
+        seconds[name] = round(time.perf_counter() - t0, 2)
+    with ThreadPoolExecutor(max(1, parallel)) as pool:
+        list(pool.map(write, writes))
+    log("curated written", seconds=seconds)
     return paths
 
 
