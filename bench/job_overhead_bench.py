@@ -29,16 +29,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Measured with `--wrap` on 634e7bb's script, on the shared 2-core machine under heavy load from other jobs (load
-# average 3-9: the brief's idle-machine figure for tiny was 28 s wall); the functions' seconds overlap (run() holds
-# transform(), which holds check_counts(), ...). Compare runs made at the same time: `--script old.py --wrap`.
+# Measured with `--wrap` on 634e7bb's script, on the shared 2-core machine (load average about 3; a first
+# measurement at load 5-9 gave tiny 63.1 s wall / 48.7 s run(), generated 56.1 / 45.3; the brief's figure for tiny
+# was 28 s / 20.9 s). The wrapped functions' seconds overlap: run() holds transform(), which holds check_counts(),
+# resolve_identities() and file_results(). On a shared machine compare runs made back to back:
+# `python bench/job_overhead_bench.py --script old.py --wrap` then `python bench/job_overhead_bench.py`.
 YARDSTICK = {
-    "tiny": {"wall": 63.1, "run": 48.7, "steps": {
-        "spark_session()": 13.08, "read_text()": 5.68, "load_rates()": 1.05, "check_counts()": 2.38,
-        "resolve_identities()": 3.13, "file_results()": 1.79, "transform()": 25.33, "write_curated()": 13.45}},
-    "generated": {"wall": 56.1, "run": 45.3, "steps": {
-        "spark_session()": 9.55, "read_text()": 3.54, "load_rates()": 1.02, "check_counts()": 3.98,
-        "resolve_identities()": 6.65, "file_results()": 0.75, "transform()": 30.09, "write_curated()": 7.64}},
+    "tiny": {"wall": 30.8, "run": 21.8, "steps": {
+        "spark_session()": 7.88, "read_text()": 3.18, "load_rates()": 0.53, "check_counts()": 1.51,
+        "resolve_identities()": 1.7, "file_results()": 0.73, "transform()": 12.26, "write_curated()": 4.06}},
+    "generated": {"wall": 36.8, "run": 31.1, "steps": {
+        "spark_session()": 4.64, "read_text()": 2.29, "load_rates()": 0.4, "check_counts()": 2.03,
+        "resolve_identities()": 3.82, "file_results()": 0.78, "transform()": 20.41, "write_curated()": 6.61}},
 }
 
 TINY = (
