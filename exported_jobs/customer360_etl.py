@@ -839,7 +839,7 @@ def _half_up(col, places: int = 2):
 
 def build_golden(customers: DataFrame, purchases: DataFrame, feedback: DataFrame, judged: list[DataFrame],
                  ids: DataFrame, now: datetime) -> DataFrame:
-    """One row per resolved customer (DESIGN.md "Outputs"), survivorship as documented above."""
+    """One row per resolved customer (schemas/README.md "Outputs"), survivorship as documented above."""
     everything = Window.partitionBy("customer_id").orderBy("_order", "_pos") \
         .rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     latest = Window.partitionBy("customer_id").orderBy(F.col("_order").desc(), F.col("_pos").desc())
