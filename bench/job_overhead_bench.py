@@ -43,17 +43,6 @@ YARDSTICK = {
         "resolve_identities()": 3.82, "file_results()": 0.78, "transform()": 20.41, "write_curated()": 6.61}},
 }
 
-TINY = (
-    ("customer_details", "c.xml", '<customers><customer id="C1"><first_name>Ann</first_name><last_name>Lee'
-                                  '</last_name><email>ann@example.com</email><signup_date>2024-01-02'
-                                  "</signup_date></customer></customers>"),
-    ("purchases", "p.jsonl", '{"purchase_id": "P1", "customer_id": "C1", "purchase_ts": '
-                             '"2024-03-01T10:00:00Z", "currency": "EUR", "items": [{"sku": "S", "quantity": 2, '
-                             '"unit_price": 2.5, "category": "Toys"}], "total_amount": 5.0}\n'),
-    ("feedback", "f.csv", "feedback_id,customer_id,purchase_id,feedback_date,rating,channel,comment\n"
-                          "F1,C1,P1,2024-03-02,5,web,Great toy\n"),
-)
-
 # --wrap: a driver that loads the script as a module and times its main functions (for a script that logs no
 # steps of its own, i.e. the yardstick); the script itself is unchanged.
 WRAPPER = '''
@@ -83,11 +72,10 @@ sys.exit(code)
 
 
 def tiny_input(folder: Path) -> Path:
-    data = folder / "validated"
-    for ds, name, text in TINY:
-        (data / ds).mkdir(parents=True)
-        (data / ds / name).write_text(text)
-    return data
+    sys.path.insert(0, str(ROOT))
+    from c360.datagen.validated import write_tiny
+
+    return write_tiny(folder / "validated")
 
 
 def generated_input(folder: Path) -> Path:

@@ -32,3 +32,26 @@ def validated_copy(out: Path, manifest: dict, dest: Path | None = None) -> Path:
                 while block := stream.read(validators.CHUNK):
                     w.write(block)
     return dest
+
+
+# The smallest input that exercises every dataset (one customer, one purchase in EUR, one feedback row), as the
+# validation Lambda leaves it in validated/: the shipped-script test and bench/job_overhead_bench.py both use it.
+TINY_FILES = (
+    ("customer_details", "c.xml", '<customers><customer id="C1"><first_name>Ann</first_name><last_name>Lee'
+                                  '</last_name><email>ann@example.com</email><signup_date>2024-01-02'
+                                  "</signup_date></customer></customers>"),
+    ("purchases", "p.jsonl", '{"purchase_id": "P1", "customer_id": "C1", "purchase_ts": '
+                             '"2024-03-01T10:00:00Z", "currency": "EUR", "items": [{"sku": "S", "quantity": 2, '
+                             '"unit_price": 2.5, "category": "Toys"}], "total_amount": 5.0}\n'),
+    ("feedback", "f.csv", "feedback_id,customer_id,purchase_id,feedback_date,rating,channel,comment\n"
+                          "F1,C1,P1,2024-03-02,5,web,Great toy\n"),
+)
+
+
+def write_tiny(folder: Path) -> Path:
+    """TINY_FILES under folder/<dataset>/; returns folder."""
+    for dataset, name, text in TINY_FILES:
+        (folder / dataset).mkdir(parents=True, exist_ok=True)
+        (folder / dataset / name).write_text(text)
+    return folder
+

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from c360 import shipped
+from c360.datagen.validated import write_tiny
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +56,7 @@ def test_glue_script_runs_standalone_outside_the_project(root, tmp_path):
     shutil.copy(root / "exported_jobs" / "customer360_etl.py", script)
     shutil.copytree(root / "schemas", tmp_path / "schemas")
     data = tmp_path / "validated"
-    for ds, name, text in (
-            ("customer_details", "c.xml", '<customers><customer id="C1"><first_name>Ann</first_name><last_name>Lee'
-                                          '</last_name><email>ann@example.com</email><signup_date>2024-01-02'
-                                          "</signup_date></customer></customers>"),
-            ("purchases", "p.jsonl", '{"purchase_id": "P1", "customer_id": "C1", "purchase_ts": '
-                                     '"2024-03-01T10:00:00Z", "currency": "EUR", "items": [{"sku": "S", "quantity": 2, '
-                                     '"unit_price": 2.5, "category": "Toys"}], "total_amount": 5.0}\n'),
-            ("feedback", "f.csv", "feedback_id,customer_id,purchase_id,feedback_date,rating,channel,comment\n"
-                                  "F1,C1,P1,2024-03-02,5,web,Great toy\n")):
-        (data / ds).mkdir(parents=True)
-        (data / ds / name).write_text(text)
+    write_tiny(data)
     run = subprocess.run([sys.executable, "-I", str(script), "--bucket", "lake", "--ledger_table", "",
                           "--input_root", f"{data}/", "--output_root", f"{tmp_path}/out/",
                           "--rules_root", f"{tmp_path / 'schemas'}/"],
