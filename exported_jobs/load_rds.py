@@ -388,7 +388,7 @@ def stage_all(frames: dict, dsn: str, load_id: str, tables=TABLES, partitions: i
               driver_bytes: int = DRIVER_BYTES) -> dict:
     """COPY every table's frame into staging; returns {table: {partition: {"rows", "read_s", "copy_s", "by"}}}.
 
-Small tables (Parquet of at most `driver_bytes`) are staged by the driver: Spark's `toArrow` (no Python
+    Small tables (Parquet of at most `driver_bytes`) are staged by the driver: Spark's `toArrow` (no Python
     worker; `PREFETCH` tables read ahead in threads), COPY over one connection, table after table. The others are
     staged by Spark's tasks, every partition its own COPY, all those tables in one Spark job (a union of their
     plans). A Spark job, and a task that hands rows to a Python worker, cost a fixed few tenths of a second each:
@@ -448,13 +448,6 @@ Small tables (Parquet of at most `driver_bytes`) are staged by the driver: Spark
         if conn is not None:
             conn.close()
     return staged
-
-
-def stage(df, table: Table, dsn: str, load_id: str, partitions: int | None = None,
-          driver_bytes: int = DRIVER_BYTES) -> dict[int, int]:
-    """COPY one curated frame into per-partition staging tables; returns {partition: rows}."""
-    parts = stage_all({table.name: df}, dsn, load_id, (table,), partitions, driver_bytes)[table.name]
-    return {p: v["rows"] for p, v in parts.items()}
 
 
 def _source(table: Table, load_id: str, parts):
@@ -544,9 +537,10 @@ def switch(conn, staged: dict, load_id: str, tables=TABLES, timings: dict | None
             log("load step", step="compare", table=table.name, seconds=timings["compare"][table.name],
                 **changes[table.name])
         t0 = time.monotonic()
-        missing = orphans(conn, {k: v for k, v in RELATIONS.items() if k[0] in {t.name for t in tables}})
+        checked = {k: v for k, v in RELATIONS.items() if k[0] in {t.name for t in tables}}
+        missing = orphans(conn, checked)
         timings["orphans"] = round(time.monotonic() - t0, 3)
-        log("load step", step="orphans", seconds=timings["orphans"], relations=len(RELATIONS))
+        log("load step", step="orphans", seconds=timings["orphans"], relations=len(checked))
         if missing:
             raise IntegrityError(f"the load would leave rows without their parent: {missing}")
         t0 = time.monotonic()  # leaving the block commits
