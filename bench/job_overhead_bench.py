@@ -1,8 +1,8 @@
 """Benchmark: the Glue job's fixed overhead, run standalone as Glue would run it, on tiny and small inputs.
 
-Copies exported_jobs/customer360_etl.py alone into a temp folder with schemas/ (as
-tests/unit/test_shipped_artifacts.py::test_glue_script_runs_standalone_outside_the_project does) and runs it with
-`python -I customer360_etl.py --ledger_table "" ...` (folder mode, plain PySpark, no master given) on
+Copies exported_jobs/customer360_etl.py (and, when it has them, its etl_*.py step modules) into a temp folder with
+schemas/ (as tests/unit/test_shipped_artifacts.py::test_glue_script_runs_standalone_outside_the_project does) and runs
+it with `python -E -s customer360_etl.py --ledger_table "" ...` (folder mode, plain PySpark, no master given) on
 (a) the 3-record input of that test and (b) a generated set (seed 7, 1,500 customers / 6,000 purchases /
 2,000 feedback, 3 files each, no bad file, then `validated_copy`, as tests/conftest.py does). Prints the wall
 seconds, run()'s seconds and the job's own step table (its `{"event": "step"}` lines), beside the yardstick:
@@ -91,6 +91,8 @@ def generated_input(folder: Path) -> Path:
 def run_job(script: Path, data: Path, work: Path, wrap: bool) -> dict:
     job = work / "customer360_etl.py"
     shutil.copy(script, job)
+    for module in script.parent.glob("etl_*.py"):  # the step modules beside the script, when it has them
+        shutil.copy(module, work / module.name)
     if not (work / "schemas").exists():
         shutil.copytree(ROOT / "schemas", work / "schemas")
     out = work / "out"
@@ -99,9 +101,9 @@ def run_job(script: Path, data: Path, work: Path, wrap: bool) -> dict:
                 "--rules_root", f"{work / 'schemas'}/"]
     if wrap:
         (work / "wrapper.py").write_text(WRAPPER)
-        cmd = [sys.executable, "-I", str(work / "wrapper.py"), str(job), *job_args]
+        cmd = [sys.executable, "-E", "-s", str(work / "wrapper.py"), str(job), *job_args]
     else:
-        cmd = [sys.executable, "-I", str(job), *job_args]
+        cmd = [sys.executable, "-E", "-s", str(job), *job_args]
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, timeout=900)

@@ -88,7 +88,7 @@ def _cmd_sentiment(args: argparse.Namespace) -> int:
 
     from c360 import shipped
 
-    job = shipped.job_module("customer360_etl")
+    job = shipped.job_module("etl_cleaning")
     lines = (line.rstrip("\r\n") for line in sys.stdin)
     try:
         while batch := list(islice(lines, 1000)):

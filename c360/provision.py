@@ -48,7 +48,9 @@ class ProvisionConfig:
     noncurrent_version_days: int = 30
     lambda_zip: str = "build/lambda.zip"
     glue_script: str = "exported_jobs/customer360_etl.py"
-    glue_modules: tuple[str, ...] = ("exported_jobs/load_rds.py",)
+    # shipped with --extra-py-files: every other module in the script's folder (the step modules exported from
+    # 20_glue_etl, the load from 30_load_rds)
+    glue_modules_dir: str = "exported_jobs"
     additional_python_modules: str = ("textblob==0.20.1,email-validator==2.4.0,phonenumbers==9.0.43,"
                                       "psycopg[binary]==3.3.9")
     # aws only: where the database lives (ids of your VPC's private subnets and the VPC)
@@ -367,9 +369,11 @@ class Provisioner:
         script_key = f"jobs/{Path(self.cfg.glue_script).name}"
         self.upload(script_key, (self.root / self.cfg.glue_script).read_bytes(), "glue script")
         modules = []
-        for m in self.cfg.glue_modules:
-            key = f"jobs/{Path(m).name}"
-            self.upload(key, (self.root / m).read_bytes(), "glue module")
+        for m in sorted((self.root / self.cfg.glue_modules_dir).glob("*.py")):
+            if m.name == Path(self.cfg.glue_script).name:
+                continue
+            key = f"jobs/{m.name}"
+            self.upload(key, m.read_bytes(), "glue module")
             modules.append(f"s3://{self.cfg.bucket}/{key}")
         for schema in sorted((self.root / "schemas").glob("*")):
             if schema.is_file():

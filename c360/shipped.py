@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 from c360.config import project_root
 
@@ -34,3 +34,14 @@ def lambda_module(name: str = "handler") -> ModuleType:
 
 def job_module(name: str) -> ModuleType:
     return _load("exported_jobs", name)
+
+
+def glue_job() -> SimpleNamespace:
+    """The Glue job as one namespace: its entry point (customer360_etl) and every step module it imports
+    (etl_readers, etl_cleaning, ...), so a caller finds `transform` or `parse_ruleset` without knowing which module
+    holds it. `modules` lists the module objects (tests register them with cloudpickle: Spark's workers cannot
+    import modules loaded from a path)."""
+    entry = job_module("customer360_etl")
+    modules = [sys.modules[name] for name in entry.MODULES] + [entry]
+    names = {k: v for m in modules for k, v in vars(m).items() if not k.startswith("__")}
+    return SimpleNamespace(**names, modules=modules)

@@ -37,14 +37,15 @@ def generated(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def etl():
-    """The exported Glue script as a module (exported_jobs/customer360_etl.py)."""
+    """The exported Glue job (exported_jobs/customer360_etl.py and its etl_* step modules) as one namespace."""
     from pyspark import cloudpickle
 
     from c360 import shipped
 
-    module = shipped.job_module("customer360_etl")
-    cloudpickle.register_pickle_by_value(module)  # Spark's workers cannot import it by its loader's name
-    return module
+    job = shipped.glue_job()
+    for module in job.modules:
+        cloudpickle.register_pickle_by_value(module)  # Spark's workers cannot import them by their loaders' names
+    return job
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,7 @@ def test_make_check_export_fails_after_a_hand_edit(root, tmp_path):
     ok = subprocess.run(make, cwd=project, env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     script = project / "exported_jobs" / "customer360_etl.py"
-    script.write_text(script.read_text().replace('JOB_NAME = "customer360-etl"', 'JOB_NAME = "hand-edited"'))
+    script.write_text(script.read_text().replace('"dq_threshold": "80"', '"dq_threshold": "hand-edited"'))
     bad = subprocess.run(make, cwd=project, env=env, capture_output=True, text=True)
     assert bad.returncode != 0
     assert "hand-edited" in bad.stderr and "exported_jobs/customer360_etl.py" in bad.stderr

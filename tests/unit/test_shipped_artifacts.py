@@ -51,13 +51,16 @@ def test_glue_arguments_parse_like_glue():
 
 
 def test_glue_script_runs_standalone_outside_the_project(root, tmp_path):
-    """Copied alone to another folder (as Glue stores it in S3), the script runs as a script, on plain PySpark."""
+    """Copied with its step modules alone to another folder (as Glue stores them in S3), the script runs as a script,
+    on plain PySpark: the workers get the modules from ship_modules (on Glue, from --extra-py-files)."""
     script = tmp_path / "customer360_etl.py"
-    shutil.copy(root / "exported_jobs" / "customer360_etl.py", script)
+    for module in (root / "exported_jobs").glob("*.py"):
+        if module.name != "load_rds.py":  # not needed without a database
+            shutil.copy(module, tmp_path / module.name)
     shutil.copytree(root / "schemas", tmp_path / "schemas")
     data = tmp_path / "validated"
     write_tiny(data)
-    run = subprocess.run([sys.executable, "-I", str(script), "--bucket", "lake", "--ledger_table", "",
+    run = subprocess.run([sys.executable, "-E", "-s", str(script), "--bucket", "lake", "--ledger_table", "",
                           "--input_root", f"{data}/", "--output_root", f"{tmp_path}/out/",
                           "--rules_root", f"{tmp_path / 'schemas'}/"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
