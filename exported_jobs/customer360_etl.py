@@ -25,7 +25,8 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_ledger import complete_ledger, files_from_ledger, ledger_items
     from etl_readers import DATASETS, files_from_folder, read_texts
     from etl_runtime import JOB_NAME, Steps, log, spark_session
-    from etl_transform import failure_percent, transform, write_curated
+    from etl_state import fingerprint, run_state
+    from etl_transform import failure_percent, results_frame, transform, write_curated
 
 
 # Arguments every run accepts, with their defaults (a Glue job's DefaultArguments override these).
@@ -44,6 +45,8 @@ DEFAULT_ARGS = {
     "max_passes": "10",  # a run recomputes while files keep arriving, at most this many times
     "secret_id": "",  # the database secret: load curated/ into PostgreSQL (load_rds.py) after each pass; empty: no load
     "database": "",  # database name; empty: the secret's dbname
+    "incremental": "false",  # true: keep a state under curated/_state/ and judge only new files and what they touch
+    "full_refresh": "false",  # with incremental: recompute every file and rewrite the state (after a rule change)
 }
 
 
@@ -86,6 +89,13 @@ def load_database(spark: SparkSession, args: dict[str, str], curated_root: str) 
                              args.get("metrics_namespace") or None)
 
 
+def _flag(args: dict[str, str], name: str) -> bool:
+    value = str(args.get(name, "false")).strip().lower()
+    if value not in ("true", "false"):
+        raise ValueError(f"--{name} is true or false, not {args.get(name)!r}")
+    return value == "true"
+
+
 def run(spark: SparkSession, args: dict[str, str]) -> dict:
     started = datetime.now(UTC)
     now = datetime.fromisoformat(args["now"]) if args.get("now") else started
@@ -99,6 +109,12 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         texts = read_texts(spark, list(paths.values()))
         rulesets = {ds: parse_ruleset(texts[p]) for ds, p in paths.items()}
         rates = load_rates(spark, rules_root).localCheckpoint(eager=False)  # read by the first pass's first use
+        analyzer = args.get("sentiment_analyzer", "textblob")
+        incremental, full_refresh = _flag(args, "incremental"), _flag(args, "full_refresh")
+        if incremental:  # what the state's judgments depend on besides the records
+            rates_path = f"{rules_root}currency_rates.csv"
+            fp = fingerprint({ds: texts[p] for ds, p in paths.items()},
+                             read_texts(spark, [rates_path])[rates_path], analyzer)
     table = None
     if args.get("ledger_table"):
         import boto3
@@ -112,9 +128,18 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         summary["passes"] += 1
         log("pass started", pass_no=summary["passes"], files=len(files),
             pending=sum(f.status == "PENDING" for f in files))
-        out = transform(spark, files, rulesets, rates, now, args.get("sentiment_analyzer", "textblob"), steps)
-        with steps("write curated"):
-            write_curated(spark, out, output_root, files)
+        if incremental:
+            state, out = run_state(spark, files, rulesets, rates, now, output_root, fp, analyzer,
+                                   full_refresh and summary["passes"] == 1, run_id, steps)
+            judged = [f for f in files if f.path in state.results or f.path in state.new_files]
+            with steps("write curated"):
+                results_frame(spark, out, judged).write.mode("overwrite").parquet(f"{output_root}curated/dq_results")
+            summary.update(state.numbers)
+        else:
+            judged = files
+            out = transform(spark, files, rulesets, rates, now, analyzer, steps)
+            with steps("write curated"):
+                write_curated(spark, out, output_root, files)
         if table is not None and args.get("metrics_namespace"):  # what the data says, whatever the load does next
             import boto3
 
@@ -126,7 +151,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
                 summary["load"] = load_database(spark, args, f"{output_root}curated/")
         if table is not None:
             with steps("ledger completion"):
-                summary["updated"] += complete_ledger(table, files, out, threshold, run_id,
+                summary["updated"] += complete_ledger(table, judged, out, threshold, run_id,
                                                       datetime.now(UTC).isoformat(timespec="seconds"))
         handled |= {f.record_id for f in files if f.record_id}
         summary.update(dq_failure_percent=failure_percent(out), **out.totals)
@@ -147,7 +172,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
 
 # The modules the steps live in: Spark's Python workers import them too (the UDFs are defined in them).
 MODULES = ("etl_runtime", "etl_readers", "etl_ledger", "etl_cleaning", "etl_dqdl", "etl_identity", "etl_golden",
-           "etl_transform")
+           "etl_transform", "etl_state")
 
 
 def ship_modules(spark: SparkSession) -> list[str]:

@@ -290,26 +290,37 @@ def rule_passed(rule: Rule, records: int, failed: int) -> bool:
 
 
 def file_results(df: DataFrame, rules: list[Rule]) -> dict[str, dict]:
-    """Per file: records, error_count (records failing any rule), rule_results (per rule: failed_records,
-    passed) and dq_score = rules passed / rules evaluated x 100, Glue's score (duplicate copies are not
-    judged); with a `_superseded` column, `superseded` (when any): the records a later version replaces. One Spark
-    job."""
+    """Per file: its results (results_from_counts). One Spark job."""
+    return {row["_file"]: results_from_counts(row.asDict(), rules) for row in rule_counts(df, rules).collect()}
+
+
+def rule_counts(df: DataFrame, rules: list[Rule], by: tuple[str, ...] = ("_file",)) -> DataFrame:
+    """The counts a file's results are made of, per `by` group (a file, or a file's part in a state component):
+    records judged (duplicate copies are not), errors (records failing any rule), f<i> (records failing rule i) and,
+    with a `_superseded` column, superseded. Sums: a file's counts are the sums of its parts' counts."""
     judged = df.where(~F.col("_dup"))
-    aggs = [F.count("*").alias("records"), F.sum(F.when(F.size("_errors") > 0, 1).otherwise(0)).alias("errors")]
-    aggs += [F.sum(F.when(~F.col(f"_rule_{i}"), 1).otherwise(0)).alias(f"f{i}") for i in range(len(rules))]
-    superseded = "_superseded" in df.columns
-    if superseded:
-        aggs.append(F.sum(F.col("_superseded").cast("int")).alias("superseded"))
-    out = {}
-    for row in judged.groupBy("_file").agg(*aggs).collect():
-        results = [{"rule": r.text, "check": r.check, "action": r.action, "failed_records": int(row[f"f{i}"] or 0),
-                    "passed": rule_passed(r, int(row["records"]), int(row[f"f{i}"] or 0))}
-                   for i, r in enumerate(rules)]
-        passed = sum(r["passed"] for r in results)
-        out[row["_file"]] = {"records": int(row["records"]), "error_count": int(row["errors"] or 0),
-                             "rules_passed": passed, "rules_evaluated": len(results),
-                             "dq_score": round(100.0 * passed / len(results), 2) if results else 100.0,
-                             "rule_results": results}
-        if superseded and row["superseded"]:
-            out[row["_file"]]["superseded"] = int(row["superseded"])
+    aggs = [F.count("*").alias("records"),
+            F.sum(F.when(F.size("_errors") > 0, 1).otherwise(0)).cast("long").alias("errors")]
+    aggs += [F.sum(F.when(~F.col(f"_rule_{i}"), 1).otherwise(0)).cast("long").alias(f"f{i}")
+             for i in range(len(rules))]
+    if "_superseded" in df.columns:
+        aggs.append(F.sum(F.col("_superseded").cast("int")).cast("long").alias("superseded"))
+    return judged.groupBy(*by).agg(*aggs)
+
+
+def results_from_counts(row: dict, rules: list[Rule]) -> dict:
+    """One file's results from its counts (rule_counts' columns): records, error_count, rule_results (per rule:
+    failed_records, passed), dq_score = rules passed / rules evaluated x 100 (Glue's score), and `superseded` when
+    any record is replaced by a later version."""
+    records = int(row["records"])
+    results = [{"rule": r.text, "check": r.check, "action": r.action, "failed_records": int(row[f"f{i}"] or 0),
+                "passed": rule_passed(r, records, int(row[f"f{i}"] or 0))}
+               for i, r in enumerate(rules)]
+    passed = sum(r["passed"] for r in results)
+    out = {"records": records, "error_count": int(row["errors"] or 0),
+           "rules_passed": passed, "rules_evaluated": len(results),
+           "dq_score": round(100.0 * passed / len(results), 2) if results else 100.0,
+           "rule_results": results}
+    if row.get("superseded"):
+        out["superseded"] = int(row["superseded"])
     return out

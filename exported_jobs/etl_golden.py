@@ -17,7 +17,9 @@ def _half_up(col, places: int = 2):
 
 def build_golden(customers: DataFrame, purchases: DataFrame, feedback: DataFrame, judged: list[DataFrame],
                  ids: DataFrame, now: datetime) -> DataFrame:
-    """One row per resolved customer (schemas/README.md "Outputs"), survivorship as documented above."""
+    """One row per resolved customer (schemas/README.md "Outputs"), survivorship as documented above; with the
+    customers' state component `_cid` (state mode) kept."""
+    keep = ["_cid"] if "_cid" in customers.columns else []
     everything = Window.partitionBy("customer_id").orderBy("_order", "_pos") \
         .rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     latest = Window.partitionBy("customer_id").orderBy(F.col("_order").desc(), F.col("_pos").desc())
@@ -28,7 +30,7 @@ def build_golden(customers: DataFrame, purchases: DataFrame, feedback: DataFrame
                       F.sort_array(F.collect_set("source_customer_id").over(everything)).alias("source_customer_ids"),
                       F.row_number().over(latest).alias("_rank"))
               .where(F.col("_rank") == 1)
-              .select("customer_id", "source_customer_ids",
+              .select("customer_id", "source_customer_ids", *keep,
                       F.concat_ws(" ", "first_name", "last_name").alias("full_name"), "first_name", "last_name",
                       F.col("_recent_email").alias("email"), F.col("_recent_phone_e164").alias("phone"),
                       F.col("_recent_city").alias("city"), F.col("_recent_state").alias("state"),
@@ -68,4 +70,4 @@ def build_golden(customers: DataFrame, purchases: DataFrame, feedback: DataFrame
                     F.coalesce("feedback_count", F.lit(0)).cast("int").alias("feedback_count"), "avg_rating",
                     *[F.coalesce(f"{lab}_feedback", F.lit(0)).cast("int").alias(f"{lab}_feedback")
                       for lab in ("positive", "neutral", "negative")],
-                    "latest_sentiment", "dq_score", F.lit(now).cast("timestamp").alias("updated_at")))
+                    "latest_sentiment", "dq_score", F.lit(now).cast("timestamp").alias("updated_at"), *keep))

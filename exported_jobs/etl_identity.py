@@ -16,32 +16,14 @@ def latest_versions(df: DataFrame, key: str) -> DataFrame:
 
 
 def resolve_identities(customers: DataFrame, max_rounds: int = 20) -> DataFrame:
-    """(source_customer_id, customer_id) for every current customer record. One Spark job per round: each round's
-    labels are a lazy local checkpoint (a short lineage), filled by the count that asks whether any label changed."""
+    """(source_customer_id, customer_id) for every current customer record: connected components over the match
+    keys, each named after its member with the earliest signup date (then the smallest source id)."""
     nodes = customers.select("source_customer_id", "email", "email_valid", "phone_e164", "date_of_birth",
                              "signup_date", "last_name")
     label = F.struct(F.coalesce(F.col("signup_date"), F.lit("9999-12-31").cast("date")).alias("d"),
                      F.col("source_customer_id").alias("id"))
-    labels = nodes.select("source_customer_id", label.alias("label"))
-    keys = nodes.select("source_customer_id", F.when(F.col("email_valid"), F.concat(F.lit("e:"), "email"))
-                        .alias("key")).unionByName(
-        nodes.select("source_customer_id", F.when(F.col("phone_e164").isNotNull() & F.col("date_of_birth").isNotNull()
-                                                  & F.col("last_name").isNotNull(),
-                                                  F.concat(F.lit("p:"), "phone_e164", F.lit("|"),
-                                                           F.col("date_of_birth").cast("string"), F.lit("|"),
-                                                           F.soundex(F.upper("last_name")))).alias("key")))
-    keys = keys.where(F.col("key").isNotNull()).distinct().localCheckpoint(eager=False)
-    for _ in range(max_rounds):
-        by_key = keys.join(labels, "source_customer_id").groupBy("key").agg(F.min("label").alias("label"))
-        proposed = keys.join(by_key, "key").select("source_customer_id", "label").unionByName(labels) \
-            .groupBy("source_customer_id").agg(F.min("label").alias("label")).localCheckpoint(eager=False)
-        changed = proposed.alias("n").join(labels.alias("o"), "source_customer_id") \
-            .where(F.col("n.label") != F.col("o.label")).count()
-        labels = proposed
-        if changed == 0:
-            break
-    else:
-        raise RuntimeError(f"identity resolution did not converge in {max_rounds} rounds")
+    labels = connected_labels(match_keys(nodes), nodes.select("source_customer_id", label.alias("label")),
+                              "source_customer_id", max_rounds)
     return labels.select("source_customer_id",
                          F.concat(F.lit("C360-"), F.upper(F.substring(F.sha2(F.col("label.id"), 256), 1, 16)))
                          .alias("customer_id"))
@@ -63,3 +45,32 @@ def pair_scores(golden_ids: dict[str, str], person_of: dict[str, str]) -> dict[s
     hit = len(found & truth)
     return {"pairs_found": len(found), "true_pairs": len(truth), "correct": hit,
             "precision": hit / len(found) if found else 1.0, "recall": hit / len(truth) if truth else 1.0}
+
+
+def match_keys(customers: DataFrame, id_column: str = "source_customer_id") -> DataFrame:
+    """(id, key) for each match key of a cleaned customer record: its valid e-mail (`e:`), or its phone with birth
+    date and last-name Soundex (`p:`). Two records sharing a key are the same person."""
+    email = F.when(F.col("email_valid"), F.concat(F.lit("e:"), "email"))
+    phone = F.when(F.col("phone_e164").isNotNull() & F.col("date_of_birth").isNotNull()
+                   & F.col("last_name").isNotNull(),
+                   F.concat(F.lit("p:"), "phone_e164", F.lit("|"), F.col("date_of_birth").cast("string"), F.lit("|"),
+                            F.soundex(F.upper("last_name"))))
+    return customers.select(id_column, F.explode(F.array(email, phone)).alias("key")).where(F.col("key").isNotNull())
+
+
+def connected_labels(keys: DataFrame, labels: DataFrame, node: str, max_rounds: int = 20,
+                     what: str = "identity resolution") -> DataFrame:
+    """(node, label): the smallest label of each node's connected component, where nodes sharing a key are
+    connected (`keys`: node, key; `labels`: node, label, one per node). One Spark job per round: each round's labels
+    are a lazy local checkpoint (a short lineage), filled by the count that asks whether any label changed."""
+    keys = keys.distinct().localCheckpoint(eager=False)
+    for _ in range(max_rounds):
+        by_key = keys.join(labels, node).groupBy("key").agg(F.min("label").alias("label"))
+        proposed = keys.join(by_key, "key").select(node, "label").unionByName(labels) \
+            .groupBy(node).agg(F.min("label").alias("label")).localCheckpoint(eager=False)
+        changed = proposed.alias("n").join(labels.alias("o"), node) \
+            .where(F.col("n.label") != F.col("o.label")).count()
+        labels = proposed
+        if changed == 0:
+            return labels
+    raise RuntimeError(f"{what} did not converge in {max_rounds} rounds")

@@ -26,12 +26,13 @@ def ledger_items(table) -> list[dict]:
 
 
 def files_from_ledger(items: list[dict], input_root: str) -> list[InputFile]:
-    """The VALID items whose file is in validated/, oldest first (event time, then source key)."""
+    """The VALID items whose file is in validated/, oldest first: event time, then source key, then record id, which
+    together are each file's `order` (a key that keeps its place among files judged in other runs)."""
     ready = [i for i in items if i.get("validation_status") == "VALID" and i.get("moved") and i.get("destination")]
-    ready.sort(key=lambda i: (str(i.get("received_at") or ""), str(i.get("source_key")), str(i["record_id"])))
-    return [InputFile(input_root + str(i["destination"]), str(i["dataset"]), file_format(str(i["destination"])), n,
-                      str(i["record_id"]), str(i.get("status")), int(i.get("record_count", 0)))
-            for n, i in enumerate(ready)]
+    ready.sort(key=arrival_order)
+    return [InputFile(input_root + str(i["destination"]), str(i["dataset"]), file_format(str(i["destination"])),
+                      arrival_order(i), str(i["record_id"]), str(i.get("status")), int(i.get("record_count", 0)))
+            for i in ready]
 
 
 def file_status(result: dict, threshold: float) -> str:
@@ -66,3 +67,8 @@ def complete_ledger(table, files: list[InputFile], out: Outputs, threshold: floa
                 raise
             log("ledger item gone or not VALID: left alone", record_id=f.record_id)
     return n
+
+
+def arrival_order(item: dict) -> str:
+    """A ledger item's place in arrival order, as one sortable string."""
+    return "|".join((str(item.get("received_at") or ""), str(item.get("source_key")), str(item["record_id"])))

@@ -24,7 +24,7 @@ class InputFile:
     path: str  # what Spark reads (s3://bucket/validated/... or a local path)
     dataset: str
     fmt: str  # xml | json (one array) | jsonl | csv
-    order: int  # arrival order: later files win for the same source id
+    order: str  # arrival order, a sort key stable across runs: later files win for the same source id
     record_id: str | None = None  # the ledger item, when there is a ledger
     status: str | None = None
     expected_records: int | None = None
@@ -38,7 +38,7 @@ def file_format(name: str) -> str:
 
 
 def files_from_folder(root: str) -> list[InputFile]:
-    """Every file under <root>/<dataset>/ (recursively), in path order."""
+    """Every file under <root>/<dataset>/ (recursively), in path order (the path under the root is the order)."""
     from pathlib import Path
 
     found = []
@@ -46,7 +46,7 @@ def files_from_folder(root: str) -> list[InputFile]:
         for p in sorted((Path(root) / dataset).rglob("*")):
             if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".error.json"):
                 found.append((dataset, p))
-    return [InputFile(str(p), ds, file_format(p.name), i) for i, (ds, p) in enumerate(found)]
+    return [InputFile(str(p), ds, file_format(p.name), p.relative_to(root).as_posix()) for ds, p in found]
 
 
 _S = T.StringType()
@@ -119,7 +119,7 @@ def _flat_customers(df: DataFrame) -> DataFrame:
                      *[F.col(f"address.{n}").alias(n) for n in ("street", "city", "state", "postal_code", "country")])
 
 
-def _tagged(df: DataFrame, path: str, order: int) -> DataFrame:
+def _tagged(df: DataFrame, path: str, order: str) -> DataFrame:
     """Where each record came from: its file, the file's arrival order, its position in the file."""
     return df.withColumn("_pos", F.monotonically_increasing_id()).withColumn("_file", F.lit(path)) \
         .withColumn("_order", F.lit(order))
@@ -149,7 +149,7 @@ def _empty(spark: SparkSession, dataset: str) -> DataFrame:
     """A dataset with no file yet: an empty frame of the shape its reader gives."""
     schema = {"customer_details": CUSTOMER_SCHEMA, "purchases": PURCHASE_SCHEMA, "feedback": FEEDBACK_SCHEMA}[dataset]
     df = spark.createDataFrame([], schema)
-    return _tagged(_flat_customers(df) if dataset == "customer_details" else df, "", 0)
+    return _tagged(_flat_customers(df) if dataset == "customer_details" else df, "", "")
 
 
 def read_texts(spark: SparkSession, paths: list[str]) -> dict[str, str]:

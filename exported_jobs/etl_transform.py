@@ -22,7 +22,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
         mark_exact_duplicates,
         raw_counts,
     )
-    from etl_dqdl import Rule, apply_actions, evaluate_rules, file_results
+    from etl_dqdl import Rule, apply_actions, evaluate_rules, file_results, rule_counts
     from etl_golden import build_golden
     from etl_identity import latest_versions, resolve_identities
     from etl_readers import DATASETS, InputFile, _empty, check_counts, read_dataset
@@ -32,8 +32,9 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
 @dataclass
 class Outputs:
     frames: dict[str, DataFrame]  # name under curated/ -> frame
-    file_results: dict[str, dict]  # file path -> DQ result
+    file_results: dict[str, dict]  # file path -> DQ result (empty in state mode: made from `partials`)
     totals: dict[str, int]
+    partials: dict[str, DataFrame] | None = None  # state mode: per dataset, the counts of each (file, component)
 
 
 def _source_ids(frame: DataFrame) -> DataFrame:
@@ -41,19 +42,34 @@ def _source_ids(frame: DataFrame) -> DataFrame:
 
 
 def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
-              now: datetime, analyzer: str = "textblob", steps: Steps | None = None) -> Outputs:
+              now: datetime, analyzer: str = "textblob", steps: Steps | None = None,
+              raw: dict[str, DataFrame] | None = None) -> Outputs:
     """Every output frame and each file's results. Few Spark jobs: one counts every file's records (a count that
     differs from the Lambda's fails here, before anything is written), one per dataset gives its files' DQ results
-    and fills its lazy checkpoint (computed once, reused by every output), one per identity-resolution round."""
+    and fills its lazy checkpoint (computed once, reused by every output), one per identity-resolution round.
+
+    `raw` (state mode, etl_state): the records to transform, already read, each with its state component `_cid`;
+    `files` are then the new files among them (their counts are checked). Every output row keeps `_cid`, and
+    instead of whole files' results the outputs carry `partials`, the counts of each (file, component): a file's
+    results are the sums over its components, some of them judged in earlier runs."""
     steps = steps or Steps()
+    state_mode = raw is not None
     with steps("read and count", files=len(files)):
-        raw = {}
+        raw = dict(raw) if state_mode else read_raw(spark, files)
         for ds in DATASETS:
-            df = read_dataset(spark, files, ds)
-            raw[ds] = mark_exact_duplicates(df if df is not None else _empty(spark, ds)).localCheckpoint(eager=False)
+            raw[ds] = mark_exact_duplicates(raw[ds]).localCheckpoint(eager=False)
         counted = raw_counts(raw)
         for ds in DATASETS:
             check_counts(None, files, ds, {path: n for path, (n, _) in counted.items()})
+    keep = ["_cid"] if state_mode else []
+    partials: dict[str, DataFrame] = {}
+
+    def judged(ds: str, frame: DataFrame, rules: list[Rule]) -> None:
+        if state_mode:
+            partials[ds] = dup_counts(raw[ds]).join(rule_counts(frame, rules, ("_file", "_cid")), ["_file", "_cid"],
+                                                    "left")
+        else:
+            results.update(file_results(frame, rules))
 
     # customers: judge every version, keep the latest, resolve identities
     results: dict[str, dict] = {}
@@ -62,7 +78,7 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         cust = apply_actions(evaluate_rules(clean_customers(raw["customer_details"].where(~F.col("_dup"))), c_rules,
                                             {}, now), c_rules)
         cust = latest_versions(cust, "source_customer_id").localCheckpoint(eager=False)
-        results.update(file_results(cust, c_rules))
+        judged("customer_details", cust, c_rules)
     with steps("identities"):
         current = cust.where(~F.col("_superseded") & ~F.col("_rejected"))
         ids = resolve_identities(current)
@@ -75,7 +91,7 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                                            refs, now), p_rules)
         pur = pur.withColumnRenamed("customer_id", "source_customer_id").join(ids, "source_customer_id", "left") \
             .localCheckpoint(eager=False)
-        results.update(file_results(pur, p_rules))
+        judged("purchases", pur, p_rules)
     good_purchases = pur.where(~F.col("_rejected"))
 
     # feedback: its purchase must be a curated one of the same (golden) customer
@@ -91,11 +107,11 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         fb = apply_actions(evaluate_rules(fb, f_rules, dict(refs, purchases=good_purchases), now), f_rules)
         fb = fb.withColumnRenamed("customer_id", "source_customer_id").withColumnRenamed("_golden", "customer_id")
         fb = add_sentiment(fb, analyzer).localCheckpoint(eager=False)  # labelled once, for every output
-        results.update(file_results(fb, f_rules))
+        judged("feedback", fb, f_rules)
     good_feedback = fb.where(~F.col("_rejected"))
 
     for path, (_, dups) in counted.items():
-        if dups:
+        if dups and not state_mode:
             results.setdefault(path, {})["exact_duplicates"] = dups
     for r in results.values():  # superseded last, as it always was
         if "superseded" in r:
@@ -107,31 +123,31 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         "customers": customers.select(
             "customer_id", "source_customer_id", "first_name", "last_name", "email",
             F.col("phone_e164").alias("phone"), "date_of_birth", "gender", "street", "city", "state", "postal_code",
-            "country", "signup_date", "loyalty_tier", "marketing_opt_in", F.col("_file").alias("source_file")),
+            "country", "signup_date", "loyalty_tier", "marketing_opt_in", F.col("_file").alias("source_file"), *keep),
         "purchases": good_purchases.select(
             "purchase_id", "customer_id", "source_customer_id", "purchase_ts", "currency",
             F.col("total_amount").cast("decimal(14,2)").alias("total_amount"),
             F.round("total_usd", 2).cast("decimal(14,2)").alias("total_usd"), "payment_method", "channel", "store_id",
-            F.col("_file").alias("source_file")),
-        "purchase_items": good_purchases.select("purchase_id", F.posexplode("items").alias("line", "item")).select(
-            "purchase_id", (F.col("line") + 1).alias("line"), "item.sku", "item.product_name", "item.category",
-            "item.quantity", F.col("item.unit_price").cast("decimal(14,2)").alias("unit_price")),
+            F.col("_file").alias("source_file"), *keep),
+        "purchase_items": good_purchases.select("purchase_id", F.posexplode("items").alias("line", "item"), *keep)
+        .select("purchase_id", (F.col("line") + 1).alias("line"), "item.sku", "item.product_name", "item.category",
+                "item.quantity", F.col("item.unit_price").cast("decimal(14,2)").alias("unit_price"), *keep),
         "feedback": good_feedback.select(
             "feedback_id", "customer_id", "source_customer_id", "purchase_id", "feedback_date", "rating", "channel",
-            "comment", "sentiment_label", "sentiment_score", F.col("_file").alias("source_file")),
+            "comment", "sentiment_label", "sentiment_score", F.col("_file").alias("source_file"), *keep),
         "customer360_golden": golden,
         "rejects": reduce(DataFrame.unionByName, [
             d.where(F.col("_rejected")).select(
                 F.lit(name).alias("dataset"), F.col("_file").alias("source_file"), F.col(key).alias("record_key"),
                 F.concat_ws(",", "_errors").alias("failed_checks"),
-                F.to_json(F.struct(*[c for c in d.columns if not c.startswith("_")])).alias("record"))
+                F.to_json(F.struct(*[c for c in d.columns if not c.startswith("_")])).alias("record"), *keep)
             for name, d, key in (("customer_details", cust, "source_customer_id"), ("purchases", pur, "purchase_id"),
                                  ("feedback", fb, "feedback_id"))]),
     }
-    judged = [r for r in results.values() if "records" in r]
-    totals = {"files": len(files), "records": sum(r["records"] for r in judged),
-              "failed_records": sum(r["error_count"] for r in judged)}
-    return Outputs(frames, results, totals)
+    judged_files = [r for r in results.values() if "records" in r]
+    totals = {"files": len(files), "records": sum(r["records"] for r in judged_files),
+              "failed_records": sum(r["error_count"] for r in judged_files)}
+    return Outputs(frames, results, totals, partials if state_mode else None)
 
 
 def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: list[InputFile],
@@ -141,9 +157,7 @@ def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: li
     from concurrent.futures import ThreadPoolExecutor
 
     paths = {name: f"{output_root}curated/{name}" for name in out.frames}
-    rows = [(f.path, f.dataset, f.record_id, json.dumps(out.file_results.get(f.path, {}))) for f in files]
-    results = spark.createDataFrame(rows, "path string, dataset string, record_id string, result string").coalesce(1)
-    writes = [*out.frames.items(), ("dq_results", results)]
+    writes = [*out.frames.items(), ("dq_results", results_frame(spark, out, files))]
     seconds: dict[str, float] = {}
 
     def write(item: tuple[str, DataFrame]) -> None:
@@ -160,3 +174,24 @@ def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: li
 def failure_percent(out: Outputs) -> float:
     t = out.totals
     return round(100.0 * t["failed_records"] / t["records"], 4) if t["records"] else 0.0
+
+
+def results_frame(spark: SparkSession, out: Outputs, files: list[InputFile]) -> DataFrame:
+    """curated/dq_results/: one row per file the run judged, its results as JSON."""
+    rows = [(f.path, f.dataset, f.record_id, json.dumps(out.file_results.get(f.path, {}))) for f in files]
+    return spark.createDataFrame(rows, "path string, dataset string, record_id string, result string").coalesce(1)
+
+
+def read_raw(spark: SparkSession, files: list[InputFile]) -> dict[str, DataFrame]:
+    """Each dataset's records from `files` (an empty frame of its shape when it has none)."""
+    raw = {}
+    for ds in DATASETS:
+        df = read_dataset(spark, files, ds)
+        raw[ds] = df if df is not None else _empty(spark, ds)
+    return raw
+
+
+def dup_counts(raw: DataFrame) -> DataFrame:
+    """Per (file, component): records read (`n`) and exact duplicates among them (`dups`)."""
+    return raw.groupBy("_file", "_cid").agg(F.count("*").cast("long").alias("n"),
+                                            F.sum(F.col("_dup").cast("int")).cast("long").alias("dups"))

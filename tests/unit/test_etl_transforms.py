@@ -182,8 +182,8 @@ def test_files_from_ledger_orders_by_arrival_and_skips_unfinished(etl):
         {"record_id": "r4", "validation_status": "INVALID", "moved": True, "destination": "error/x"}]
     files = etl.files_from_ledger(items, "s3://lake/")
     assert [(f.record_id, f.order, f.path, f.fmt, f.expected_records) for f in files] == [
-        ("r1", 0, "s3://lake/validated/feedback/a.v1.csv", "csv", 1),
-        ("r2", 1, "s3://lake/validated/purchases/b.v2.json", "json", 3)]
+        ("r1", "2026-01-01T00:00:00Z|raw/feedback/a.csv|r1", "s3://lake/validated/feedback/a.v1.csv", "csv", 1),
+        ("r2", "2026-01-02T00:00:00Z|raw/purchases/b.json|r2", "s3://lake/validated/purchases/b.v2.json", "json", 3)]
 
 
 def test_a_count_mismatch_fails_loudly(etl, spark, tmp_path):
