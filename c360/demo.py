@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from c360 import aws, config, environment
+from c360 import aws, config, environment, shipped
 from c360.reconcile import ACTIVE
 
 # 50_monitoring counts Lambda errors per 60 s of emulator time and waits out the Lambda's retries (1 and 2 minutes
@@ -99,18 +99,19 @@ def main(argv: list[str] | None = None) -> int:
 
     _step(6, total, "waiting for the validation Lambda to route each file (S3 trigger -> validated/ or error/)")
     table = aws.resource("dynamodb", settings).Table(outputs["table"])
+    ledger = shipped.lambda_module("ledger")  # the ledger protocol (lambda/ledger.py)
     items: dict[str, dict] = {}
     deadline = time.monotonic() + 180
     while len(items) < len(uploaded) and time.monotonic() < deadline:
-        for page_item in _scan(table):
+        for page_item in ledger.all_items(table):  # every file uploaded, VALID or not: a Scan, for this summary
             if page_item["record_id"] in uploaded and page_item.get("moved"):
                 items[page_item["record_id"]] = page_item
         print(f"\r      {len(items)}/{len(uploaded)} files routed", end="", flush=True)
         if len(items) < len(uploaded):
             time.sleep(1)
     print()
-    valid = [i for i in items.values() if i["validation_status"] == "VALID"]
-    invalid = [i for i in items.values() if i["validation_status"] != "VALID"]
+    valid = [i for i in items.values() if i["validation_status"] == ledger.VALID]
+    invalid = [i for i in items.values() if i["validation_status"] != ledger.VALID]
     print(f"      {len(valid)} valid -> validated/ ({sum(int(i['record_count']) for i in valid):,} records), "
           f"{len(invalid)} refused -> error/ with a report:")
     for i in sorted(invalid, key=lambda i: i["source_key"]):
@@ -381,11 +382,13 @@ def _cut(line: str, width: int) -> str:
 
 def _wait_for_glue(table, wanted: set[str], glue, job: str, timeout: float) -> dict[str, dict]:
     """Ledger items of `wanted` once the job has completed them; progress on one line while it runs."""
+    ledger = shipped.lambda_module("ledger")
     done: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
     while len(done) < len(wanted) and time.monotonic() < deadline:
-        for item in _scan(table):
-            if item["record_id"] in wanted and item.get("status") in ("SUCCESS", "FAILED") and "dq_score" in item:
+        for item in ledger.all_items(table):
+            if item["record_id"] in wanted and item.get("status") in (ledger.SUCCESS, ledger.FAILED) \
+                    and "dq_score" in item:
                 done[item["record_id"]] = item
         runs = glue.get_job_runs(JobName=job).get("JobRuns", [])
         states = ", ".join(f"{r['Id'][:10]} {r['JobRunState']}" for r in runs[:3]) or "no run yet"
@@ -449,16 +452,6 @@ def _loaded_rows(settings, env: str) -> dict[str, int] | None:
     except (dashboards.NoDatabase, psycopg.Error) as e:
         print(f"      PostgreSQL: cannot read the loaded tables: {e}", file=sys.stderr)
         return None
-
-
-def _scan(table):
-    kwargs = {}
-    while True:
-        page = table.scan(**kwargs)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from c360 import aws, config
+from c360 import aws, config, shipped
 
 DATASETS = ("customer_details", "purchases", "feedback")
 ZONES = ("raw", "validated", "error")
@@ -169,24 +169,68 @@ class Provisioner:
         self.record(kind, f"s3://{self.cfg.bucket}/{key}", "created" if current is None else "updated")
 
     # ------------------------------------------------------------------ DynamoDB
-    def ensure_table(self) -> None:
+    def ensure_table(self, index_timeout_s: float = 3600) -> None:
+        """The ledger table (key record_id, on demand) with its index status-received_at (lambda/ledger.py: PENDING
+        files are found by a Query on it). A table made before the index gets it added (UpdateTable); either way
+        this returns once the index is ACTIVE (on AWS, adding it to a large table backfills for minutes)."""
+        ledger = shipped.lambda_module("ledger")
         ddb, t = self.client("dynamodb"), self.cfg.table
+        index = ledger.index_definition()
+        detail = f"index {ledger.INDEX_NAME} ({', '.join(ledger.INDEX_KEYS)})"
         desc = _get(lambda: ddb.describe_table(TableName=t)["Table"])
         if desc is None:
             desc = ddb.create_table(
                 TableName=t, BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": "record_id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "record_id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": ledger.KEY, "KeyType": "HASH"}],
+                AttributeDefinitions=ledger.attribute_definitions(), GlobalSecondaryIndexes=[index],
                 Tags=[{"Key": k, "Value": v} for k, v in self.cfg.tags.items()]).get("TableDescription", {})
-            self.record("dynamodb table", t, "created", desc.get("TableArn", self.arn("dynamodb", f"table/{t}")))
+            action = "created"
         else:
             key = [(k["AttributeName"], k["KeyType"]) for k in desc["KeySchema"]]
-            if key != [("record_id", "HASH")]:
-                raise RuntimeError(f"table {t} exists with key {key}, expected record_id (HASH): delete it or "
+            if key != [(ledger.KEY, "HASH")]:
+                raise RuntimeError(f"table {t} exists with key {key}, expected {ledger.KEY} (HASH): delete it or "
                                    "choose another table name")
-            self.record("dynamodb table", t, "unchanged", desc["TableArn"])
+            have = next((g for g in desc.get("GlobalSecondaryIndexes", []) if g["IndexName"] == ledger.INDEX_NAME),
+                        None)
+            if have is None:
+                billing = desc.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+                if billing != "PAY_PER_REQUEST":  # its index would need a throughput of its own
+                    raise RuntimeError(f"table {t} is {billing}, not PAY_PER_REQUEST: switch it to on-demand "
+                                       f"(update-table --billing-mode PAY_PER_REQUEST), then run this again to add "
+                                       f"index {ledger.INDEX_NAME}")
+                defined = {a["AttributeName"] for a in desc.get("AttributeDefinitions", [])}
+                ddb.update_table(TableName=t, AttributeDefinitions=desc.get("AttributeDefinitions", []) + [
+                    a for a in ledger.attribute_definitions() if a["AttributeName"] not in defined],
+                    GlobalSecondaryIndexUpdates=[{"Create": index}])
+                action, detail = "updated", f"{detail} added to the existing table"
+            elif have["KeySchema"] != index["KeySchema"] or \
+                    have.get("Projection", {}).get("ProjectionType") != index["Projection"]["ProjectionType"]:
+                raise RuntimeError(f"table {t} has an index {ledger.INDEX_NAME} with keys {have['KeySchema']} and "
+                                   f"projection {have.get('Projection')}, expected {index['KeySchema']} and ALL: "
+                                   "delete that index (update-table ... Delete), then run this again")
+            else:
+                action = "unchanged"
+        if not self.dry_run:
+            self._wait_for_index(ddb, t, ledger.INDEX_NAME, index_timeout_s)
+        self.record("dynamodb table", t, action, desc.get("TableArn", self.arn("dynamodb", f"table/{t}")), detail)
         self.outputs["table"] = t
         self.outputs["table_arn"] = self.arn("dynamodb", f"table/{t}")
+        self.outputs["table_index"] = ledger.INDEX_NAME
+
+    @staticmethod
+    def _wait_for_index(ddb, table: str, index: str, timeout_s: float) -> None:
+        """Until the table and its index are ACTIVE (a new index is CREATING while DynamoDB backfills it)."""
+        deadline, state = time.monotonic() + timeout_s, None
+        while True:
+            desc = ddb.describe_table(TableName=table)["Table"]
+            gsi = next((g for g in desc.get("GlobalSecondaryIndexes", []) if g["IndexName"] == index), {})
+            state = (desc.get("TableStatus"), gsi.get("IndexStatus"))
+            if state == ("ACTIVE", "ACTIVE"):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"table {table} / index {index} still {state} after {timeout_s:.0f} s: run "
+                                   "this again later (it waits for the index, and creates nothing twice)")
+            time.sleep(5)
 
     # ------------------------------------------------------------------ SNS, SQS
     def ensure_topic(self) -> None:
@@ -231,8 +275,9 @@ class Provisioner:
              [f"{s3}/validated/*", f"{s3}/error/*"]),
             ("ListOwnPrefixes", ["s3:ListBucket", "s3:ListBucketVersions"], [s3],
              {"StringLike": {"s3:prefix": ["raw/*", "validated/*", "error/*"]}}),
-            ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"],
+            ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
              [self.arn("dynamodb", f"table/{self.cfg.table}")]),
+            ("LedgerPendingIndex", ["dynamodb:Query"], [self.ledger_index_arn]),
             ("StartGlue", ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"],
              [self.arn("glue", f"job/{self.cfg.name('customer360-etl')}")]),
             ("DeadLetters", ["sqs:SendMessage"], [self.arn("sqs", self.cfg.name("validate-dlq"))]),
@@ -246,14 +291,20 @@ class Provisioner:
             ("WriteCurated", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{s3}/curated/*"]),
             ("ListOwnPrefixes", ["s3:ListBucket"], [s3],
              {"StringLike": {"s3:prefix": ["validated/*", "curated/*", "jobs/*", "schemas/*"]}}),
-            ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-                        "dynamodb:Scan"], [self.arn("dynamodb", f"table/{self.cfg.table}")]),
+            ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"],
+             [self.arn("dynamodb", f"table/{self.cfg.table}")]),
+            ("LedgerPendingIndex", ["dynamodb:Query"], [self.ledger_index_arn]),
             ("DatabaseSecret", ["secretsmanager:GetSecretValue"],
              [self.arn("secretsmanager", f"secret:{self.cfg.name('rds-master')}-*")]),
             ("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"],
              [self.arn("logs", f"log-group:{self.job_log_group}:*")]),
             ("Metrics", ["cloudwatch:PutMetricData"], ["*"], {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}),
         )
+
+    @property
+    def ledger_index_arn(self) -> str:
+        """The ledger's index (lambda/ledger.py), the only thing either role queries."""
+        return self.arn("dynamodb", f"table/{self.cfg.table}/index/{shipped.lambda_module('ledger').INDEX_NAME}")
 
     @property
     def job_log_group(self) -> str:

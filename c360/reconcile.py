@@ -10,7 +10,8 @@ Two things can strand a file, on AWS as on the local stack:
 `reconcile` sends the S3 event again for every object version still in raw/ (the Lambda keys its ledger on the
 version: a file already routed is reported as a duplicate and changes nothing), then starts the Glue job if any
 validated file is still PENDING once no run is active (it waits for an active run to end first). Safe to run at
-any time, as often as wanted.
+any time, as often as wanted. PENDING files are found as the Lambda finds them, with `pending_items` of
+lambda/ledger.py (a Query on the ledger's index `status-received_at`, not a scan of the table).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import quote_plus
 
 from botocore.exceptions import ClientError
 
-from c360 import aws, config
+from c360 import aws, config, shipped
 
 ACTIVE = ("STARTING", "RUNNING", "STOPPING", "WAITING")
 
@@ -46,17 +47,6 @@ def s3_event(bucket: str, version: dict) -> dict:
                          "eventTime": when, "s3": {"bucket": {"name": bucket}, "object": obj}}]}
 
 
-def pending_items(table) -> list[dict]:
-    items, kwargs = [], {}
-    while True:
-        page = table.scan(**kwargs)
-        items += [i for i in page.get("Items", []) if i.get("validation_status") == "VALID"
-                  and i.get("moved") and i.get("status") == "PENDING"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def reconcile(settings: config.Settings, outputs: dict, wait_s: float = 1800, progress=print) -> dict:
     """Re-send raw/'s events, then start the job for PENDING files once no run is active (waiting up to `wait_s`
     for one to end); returns what was done."""
@@ -78,9 +68,10 @@ def reconcile(settings: config.Settings, outputs: dict, wait_s: float = 1800, pr
         progress(f"re-sent {n}/{len(versions)}: {v['Key']} -> "
                  + ", ".join(r["result"] for r in payload.get("results", [])))
     table = aws.resource("dynamodb", settings).Table(outputs["table"])
+    ledger = shipped.lambda_module("ledger")
     deadline = time.monotonic() + wait_s
     while True:
-        pending = pending_items(table)
+        pending = ledger.pending_items(table)  # VALID, moved and PENDING
         summary["pending"] = len(pending)
         if not pending:
             return summary

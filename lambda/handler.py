@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 import boto3
+import ledger  # shipped beside this file: lambda/ledger.py, the ledger protocol
 from botocore.exceptions import ClientError
 from contract_validators import CHUNK, buffered, validate  # shipped beside this file: lambda/contract_validators.py
 
@@ -183,7 +184,7 @@ class Router:
             return {"record_id": rid, "result": "duplicate"}
         self._metric(item)
         result = {"record_id": rid, "result": item["validation_status"], "destination": item["destination"]}
-        if item["validation_status"] == "VALID":
+        if item["validation_status"] == ledger.VALID:
             result["glue"] = self._start_glue(rid)
         log("INFO", "routed", **result, dataset=item.get("dataset"), records=item.get("record_count"),
             errors=item.get("validation_error_count"))
@@ -213,8 +214,7 @@ class Router:
         zone = "validated" if verdict["valid"] else "error"
         dest = destination_key(zone, key, version)
         item = dict(base, dataset=verdict["dataset"], format=verdict["format"], sha256=sha,
-                    validation_status="VALID" if verdict["valid"] else "INVALID",
-                    status="PENDING" if verdict["valid"] else "FAILED",
+                    **ledger.initial_state(verdict["valid"]),  # VALID + PENDING or INVALID + FAILED
                     record_count=verdict["records"], validation_error_count=verdict["error_count"],
                     original_encoding=verdict.get("encoding"), bom=verdict.get("bom", False), destination=dest,
                     validated_at=_now())
@@ -239,7 +239,7 @@ class Router:
         """Copy to the destination unless it is already there; verify before anything is deleted."""
         dest = item["destination"]
         meta = {"source-key": key, "source-version": version or "null"}
-        normalise = item["validation_status"] == "VALID" and (
+        normalise = item["validation_status"] == ledger.VALID and (
             item.get("bom") or (item.get("original_encoding") or "utf-8") not in ("utf-8", "utf8", "us-ascii"))
         have = self._copied(bucket, item, version)
         if have:  # an earlier delivery made it; S3 writes whole objects, so it is complete
@@ -296,21 +296,21 @@ class Router:
         """A run of the job SUCCEEDED (EventBridge): start another when a valid file is still PENDING that was
         validated after that run began. Such a file came while the run was finishing, after its last look for new
         files, and Glue refused the Lambda's start as a concurrent run: without this it would wait for the next
-        upload. A file PENDING since before the run began is not retried here (that run saw it and left it)."""
+        upload. A file PENDING since before the run began is not retried here (that run saw it and left it).
+        PENDING items come from a Query on the ledger's index (ledger.pending_items), not a scan of the table."""
         if detail.get("state") != "SUCCEEDED" or detail.get("jobName") != self.job_name:
             return {"result": "ignored"}
         began = self.glue.get_job_run(JobName=self.job_name, RunId=detail["jobRunId"])["JobRun"]["StartedOn"]
-        late, stale, kwargs = [], [], {}
-        while True:
-            page = self.table.scan(FilterExpression="#s = :p AND validation_status = :v",
-                                   ExpressionAttributeNames={"#s": "status"},
-                                   ExpressionAttributeValues={":p": "PENDING", ":v": "VALID"}, **kwargs)
-            for item in page.get("Items", []):
-                at = datetime.fromisoformat(str(item.get("validated_at") or EPOCH).replace("Z", "+00:00"))
-                (late if item.get("moved") and at >= began else stale).append(item["record_id"])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        late, stale = [], []
+        for item in ledger.pending_items(self.table, valid_only=False):
+            at = datetime.fromisoformat(str(item.get("validated_at") or EPOCH).replace("Z", "+00:00"))
+            if at >= began and not item.get("moved"):  # the index follows the table by a moment: ask the table
+                item = self.table.get_item(Key={ledger.KEY: item[ledger.KEY]}, ConsistentRead=True).get("Item")
+                if not item or item.get("status") != ledger.PENDING:
+                    continue
+            if item.get("validation_status") != ledger.VALID:
+                continue
+            (late if item.get("moved") and at >= began else stale).append(item["record_id"])
         if stale:
             log("WARN", "pending_before_run", run=detail["jobRunId"], record_ids=stale[:20], count=len(stale),
                 note="PENDING since before this run began: not retried automatically (c360 reconcile does)")
@@ -322,7 +322,7 @@ class Router:
         return {"result": "started", "pending": len(late), "glue": started}
 
     def _metric(self, item: dict) -> None:
-        name = "FilesValidated" if item["validation_status"] == "VALID" else "FilesRejected"
+        name = "FilesValidated" if item["validation_status"] == ledger.VALID else "FilesRejected"
         self.cw.put_metric_data(Namespace=self.namespace, MetricData=[{
             "MetricName": name, "Value": 1, "Unit": "Count",
             "Dimensions": [{"Name": "Dataset", "Value": str(item.get("dataset"))}]}])

@@ -1,4 +1,5 @@
-"""What survives `c360 local down` then `up`: S3 buckets and objects, DynamoDB tables and items, secrets.
+"""What survives `c360 local down` then `up`: S3 buckets and objects, DynamoDB tables (with their global secondary
+indexes) and items, secrets.
 
 moto keeps everything in memory. On shutdown the emulator writes a snapshot under `<state>/snapshot/`
 through its own API; on start it replays it before it reports ready. Other resources (functions, jobs,
@@ -108,6 +109,15 @@ def snapshot(ctx: EmulatorContext) -> dict:
         if spec["BillingMode"] == "PROVISIONED":
             spec["ProvisionedThroughput"] = {k: desc["ProvisionedThroughput"][k]
                                              for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+        indexes = []
+        for g in desc.get("GlobalSecondaryIndexes", []):  # e.g. the ledger's status-received_at (lambda/ledger.py)
+            index = {k: g[k] for k in ("IndexName", "KeySchema", "Projection")}
+            if spec["BillingMode"] == "PROVISIONED":
+                index["ProvisionedThroughput"] = {k: g["ProvisionedThroughput"][k]
+                                                  for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+            indexes.append(index)
+        if indexes:
+            spec["GlobalSecondaryIndexes"] = indexes
         tables.append({"Spec": spec, "Items": items})
         counts["tables"] += 1
         counts["items"] += len(items)

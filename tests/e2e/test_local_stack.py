@@ -210,10 +210,13 @@ def test_s3_objects_dynamodb_items_and_secrets_survive_down_and_up(local_stack):
     s3.put_object(Bucket="persist-me", Key="gone.json", Body=b"{}")
     s3.delete_object(Bucket="persist-me", Key="gone.json")  # its current version is a delete marker
     ddb.create_table(TableName="persist_table", KeySchema=[{"AttributeName": "record_id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "record_id", "AttributeType": "S"}],
+                     AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("record_id", "status")],
+                     GlobalSecondaryIndexes=[{"IndexName": "by-status", "Projection": {"ProjectionType": "ALL"},
+                                              "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}]}],
                      BillingMode="PAY_PER_REQUEST")
     for i in range(60):
-        ddb.put_item(TableName="persist_table", Item={"record_id": {"S": f"r{i}"}, "n": {"N": str(i)}})
+        ddb.put_item(TableName="persist_table", Item={"record_id": {"S": f"r{i}"}, "n": {"N": str(i)},
+                                                      "status": {"S": "PENDING" if i % 3 else "SUCCESS"}})
     stopped = stack.down(local_stack)
     assert not stopped["running"]
     started = stack.up(local_stack, clock_speed=600)
@@ -229,6 +232,13 @@ def test_s3_objects_dynamodb_items_and_secrets_survive_down_and_up(local_stack):
     assert aws.client("s3").get_bucket_versioning(Bucket="persist-me")["Status"] == "Enabled"
     items = aws.client("dynamodb").scan(TableName="persist_table")["Items"]
     assert sorted(int(i["n"]["N"]) for i in items) == list(range(60))
+    # its global secondary index too (the ledger's status-received_at is one)
+    (index,) = aws.client("dynamodb").describe_table(TableName="persist_table")["Table"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by-status" and index["IndexStatus"] == "ACTIVE"
+    pending = aws.client("dynamodb").query(TableName="persist_table", IndexName="by-status",
+                                           KeyConditionExpression="#s = :p", ExpressionAttributeNames={"#s": "status"},
+                                           ExpressionAttributeValues={":p": {"S": "PENDING"}})["Items"]
+    assert len(pending) == 40
     # the local PostgreSQL keeps its master password across a restart, so its secret must stay too
     kept = aws.client("secretsmanager").get_secret_value(SecretId="persist/db")
     assert kept["SecretString"] == kept_secret  # pragma: allowlist secret

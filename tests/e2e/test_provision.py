@@ -12,8 +12,8 @@ from helpers import curated_table, database_dsn, golden_in_curated, golden_in_da
 from helpers import run_notebook as _run
 from parliament import analyze_policy_string
 
-from c360 import aws, config
-from c360.provision import outputs_path
+from c360 import aws, config, shipped
+from c360.provision import ProvisionConfig, Provisioner, outputs_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.notebook]
 
@@ -69,6 +69,55 @@ def test_policies_pass_the_linter_and_grant_no_wildcard_actions(provisioned):
                 assert "*" not in verb, f"{name}: wildcard action {action}"
                 if service in DATA_SERVICES:
                     assert st["Resource"] != ["*"], f"{name}: {action} on every resource"
+
+
+def test_the_ledger_table_has_its_pending_index_and_only_the_index_is_queried(provisioned):
+    _, _, outputs = provisioned
+    ledger = shipped.lambda_module("ledger")
+    desc = aws.client("dynamodb").describe_table(TableName=outputs["table"])["Table"]
+    assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    (index,) = desc["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == ledger.INDEX_NAME == outputs["table_index"] == "status-received_at"
+    assert [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]] == [("status", "HASH"),
+                                                                                 ("received_at", "RANGE")]
+    assert index["Projection"]["ProjectionType"] == "ALL" and index["IndexStatus"] == "ACTIVE"
+    index_arn = f"{outputs['table_arn']}/index/status-received_at"
+    for name, policy in outputs["policies"].items():
+        grants = {(a, r) for st in policy["Statement"] for a in st["Action"] for r in st.get("Resource", [])
+                  if a.startswith("dynamodb:")}
+        assert ("dynamodb:Query", index_arn) in grants, name  # the pending files, by the index
+        assert not any(a == "dynamodb:Query" and r != index_arn for a, r in grants), name
+    lambda_grants = {a for st in outputs["policies"][f"{ENV}-lambda-validate"]["Statement"] for a in st["Action"]}
+    assert "dynamodb:Scan" not in lambda_grants  # nothing on the Lambda's path reads the whole table any more
+
+
+def test_an_existing_ledger_table_without_the_index_gets_it(root, local_stack):
+    ledger = shipped.lambda_module("ledger")
+    ddb, name = aws.client("dynamodb"), "c360-older-ledger"
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "record_id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "record_id", "AttributeType": "S"}])
+    table = aws.resource("dynamodb").Table(name)
+    try:
+        for n, status in enumerate(["PENDING", "SUCCESS", "PENDING"]):
+            table.put_item(Item={"record_id": f"s3://lake/raw/feedback/f{n}.csv?versionId=v{n}", "status": status,
+                                 "validation_status": "VALID", "moved": True,
+                                 "received_at": f"2026-01-0{3 - n}T00:00:00.000Z"})
+        with pytest.raises(ledger.MissingIndex, match="run 00_provision"):
+            ledger.pending_items(table)
+        p = Provisioner(ProvisionConfig(env="c360-older", table=name), config.settings(), root)
+        p.ensure_table()
+        step = p.steps[-1]
+        assert (step.kind, step.action) == ("dynamodb table", "updated") and "added" in step.detail, step
+        (index,) = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+        assert index["IndexName"] == "status-received_at" and index["IndexStatus"] == "ACTIVE"
+        # the items written before the index are in it (DynamoDB backfills a new index), oldest first
+        assert [i["record_id"][-2:] for i in ledger.pending_items(table)] == ["v2", "v0"]
+        again = Provisioner(ProvisionConfig(env="c360-older", table=name), config.settings(), root)
+        again.ensure_table()
+        assert again.steps[-1].action == "unchanged"
+    finally:
+        ddb.delete_table(TableName=name)
 
 
 BUCKET = "c360-test-lake"

@@ -1,0 +1,137 @@
+"""lambda/ledger.py against the local stack's DynamoDB: the PENDING files by a Query on the index, page after page;
+and the Lambda's after_run finding late files through it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from c360 import aws, config, shipped
+from c360.provision import ProvisionConfig, Provisioner
+
+pytestmark = pytest.mark.e2e
+
+TABLE = "c360-ledger-pages"
+BEGAN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # when the Glue run of after_run's event began
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _items() -> list[dict]:
+    """40 items as the Lambda and the Glue job leave them: record ids in the opposite order of arrival."""
+    kinds = [("PENDING", "VALID", True), ("PENDING", "VALID", True), ("PENDING", "VALID", False),
+             ("SUCCESS", "VALID", True), ("FAILED", "VALID", True), ("FAILED", "INVALID", True)]
+    out = []
+    for n in range(40):
+        status, verdict, moved = kinds[n % len(kinds)]
+        received = BEGAN + timedelta(minutes=n - 20)  # half before the run began, half after
+        item = {"record_id": f"s3://lake/raw/feedback/f{99 - n:02d}.csv?versionId=v{n}", "status": status,
+                "validation_status": verdict, "received_at": _iso(received),
+                "validated_at": _iso(received + timedelta(seconds=5)), "destination": f"validated/feedback/f{n}.csv"}
+        if moved:
+            item["moved"] = True
+        out.append(item)
+    return out
+
+
+class Counting:
+    """A Table that counts its Query and Scan requests (one per page); `unmoved_in_index` plays an index that has
+    not caught up with those items' move yet."""
+
+    def __init__(self, table, unmoved_in_index: set[str] = frozenset()):
+        self.table, self.name, self.queries, self.scans = table, table.name, 0, 0
+        self.unmoved_in_index = unmoved_in_index
+
+    def query(self, **kwargs):
+        self.queries += 1
+        page = self.table.query(**kwargs)
+        for item in page.get("Items", []):
+            if item["record_id"] in self.unmoved_in_index:
+                item.pop("moved", None)
+        return page
+
+    def scan(self, **kwargs):
+        self.scans += 1
+        return self.table.scan(**kwargs)
+
+    def get_item(self, **kwargs):
+        return self.table.get_item(**kwargs)
+
+    def update_item(self, **kwargs):
+        return self.table.update_item(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def ledger_table(root, local_stack):
+    p = Provisioner(ProvisionConfig(env="c360-ledger-pages", table=TABLE), config.settings(), root)
+    p.ensure_table()
+    assert p.steps[-1].action == "created"
+    table = aws.resource("dynamodb").Table(TABLE)
+    items = _items()
+    with table.batch_writer() as batch:
+        for item in items:
+            batch.put_item(Item=item)
+    yield table, items
+    aws.client("dynamodb").delete_table(TableName=TABLE)
+
+
+def _oldest_first(items: list[dict]) -> list[str]:
+    return [i["record_id"] for i in sorted(items, key=lambda i: i["received_at"])]
+
+
+def test_pending_items_reads_every_page_of_the_index(ledger_table):
+    table, items = ledger_table
+    ledger = shipped.lambda_module("ledger")
+    ready = [i for i in items if i["status"] == "PENDING" and i["validation_status"] == "VALID" and i.get("moved")]
+    counting = Counting(table)
+    # Limit 3 per page; the filter (VALID and moved) comes after it, so some pages hold fewer than 3
+    found = ledger.pending_items(counting, page_size=3)
+    assert [i["record_id"] for i in found] == _oldest_first(ready) and len(found) == 14
+    pending = [i for i in items if i["status"] == "PENDING"]
+    assert counting.queries >= len(pending) // 3 > 1
+    every = ledger.pending_items(Counting(table), valid_only=False, page_size=4)
+    assert [i["record_id"] for i in every] == _oldest_first(pending)  # also those whose move is not marked
+    assert ledger.pending_items(table) == found  # one page when no Limit is set
+
+
+def test_valid_items_and_all_items(ledger_table):
+    table, items = ledger_table
+    ledger = shipped.lambda_module("ledger")
+    valid = [i for i in items if i["validation_status"] == "VALID" and i.get("moved")]
+    assert [i["record_id"] for i in ledger.valid_items(table, page_size=5)] == _oldest_first(valid)
+    counting = Counting(table)
+    everything = ledger.all_items(counting, page_size=7)
+    assert sorted(i["record_id"] for i in everything) == sorted(i["record_id"] for i in items)
+    assert counting.scans == 6  # 40 items, 7 a page
+
+
+class StubGlue:
+    """The job's run whose SUCCEEDED event reached the Lambda, and the start it asks for."""
+
+    def __init__(self):
+        self.started = []
+
+    def get_job_run(self, **request):
+        return {"JobRun": {"Id": request["RunId"], "StartedOn": BEGAN}}
+
+    def start_job_run(self, **request):
+        self.started.append(request["JobName"])
+        return {"JobRunId": "jr_after_run"}
+
+
+def test_after_run_finds_late_files_by_the_index_and_asks_the_table_when_it_lags(ledger_table, capsys):
+    table, items = ledger_table
+    handler = shipped.lambda_module("handler")
+    late = [i for i in items if i["status"] == "PENDING" and i.get("moved")
+            and i["validated_at"] >= _iso(BEGAN)]
+    lagging = {late[-1]["record_id"]}  # moved in the table, not yet in the index
+    glue = StubGlue()
+    router = handler.Router(aws.client("s3"), Counting(table, lagging), glue, aws.client("cloudwatch"), "the-job",
+                            "C360/LedgerTest")
+    result = router.after_run({"state": "SUCCEEDED", "jobName": "the-job", "jobRunId": "jr_1"})
+    assert result == {"result": "started", "pending": len(late), "glue": "jr_after_run"} and glue.started
+    assert "pending_before_run" in capsys.readouterr().out  # the older PENDING files are only reported
+    assert router.after_run({"state": "FAILED", "jobName": "the-job", "jobRunId": "jr_1"}) == {"result": "ignored"}
