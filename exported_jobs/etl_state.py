@@ -27,6 +27,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -116,7 +117,43 @@ def bucket_count(records: int) -> int:
 
 
 def bucket_of(column, buckets: int):
-    return F.pmod(F.xxhash64(column), F.lit(buckets)).cast("int")
+    """A value's bucket: CRC-32 of its UTF-8 bytes modulo the bucket count (`bucket` gives the same on the driver)."""
+    return F.pmod(F.crc32(column.cast("binary")), F.lit(buckets)).cast("int")
+
+
+def bucket(value: str, buckets: int) -> int:
+    import zlib
+
+    return zlib.crc32(value.encode("utf-8")) % buckets
+
+
+def buckets_of(values, buckets: int) -> list[int]:
+    return sorted({bucket(v, buckets) for v in values})
+
+
+def union_find(edges: list[tuple[str, str]]) -> dict[str, str]:
+    """rid -> the smallest rid linked to it through shared keys (edges: rid, key), on the driver: a small closure
+    costs no Spark job."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+    for rid, key in edges:
+        a, b = find("r" + rid), find("k" + key)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    smallest: dict[str, str] = {}
+    rids = {rid for rid, _ in edges}
+    for rid in rids:
+        root = find("r" + rid)
+        if root not in smallest or rid < smallest[root]:
+            smallest[root] = rid
+    return {rid: smallest[find("r" + rid)] for rid in rids}
 
 
 def with_rid(raw: dict[str, DataFrame]) -> dict[str, DataFrame]:
@@ -254,6 +291,13 @@ def _results(partials: DataFrame, rulesets: dict[str, list[Rule]], dataset: str)
     return out
 
 
+SMALL_CLOSURE = 500_000  # link keys up to which an incremental run finds components on the driver
+
+
+def _buckets_df(spark: SparkSession, values: list[str], column: str) -> DataFrame:
+    return spark.createDataFrame([(v,) for v in values], f"{column} string")
+
+
 def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
               now: datetime, output_root: str, fp: str, analyzer: str = "textblob", full_refresh: bool = False,
               run_id: str = "", steps: Steps | None = None) -> tuple[StateRun, Outputs]:
@@ -276,89 +320,81 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
 
     with steps("read new files", files=len(new_files)):
         raw_new = with_rid(read_raw(spark, new_files))
-        if full:
-            total = sum(f.expected_records or 0 for f in new_files) or \
-                sum(df.count() for df in raw_new.values())
-            buckets = bucket_count(total)
-        else:
-            buckets = manifest.buckets
-    old_cids = None
+        new_edges = record_keys(raw_new, rulesets, rates).localCheckpoint(eager=True)
     if full:
-        raw_all = raw_new
+        with steps("state: components"):
+            buckets = bucket_count(new_edges.select("_rid").distinct().count())
+            cids = components(raw_new, new_edges).localCheckpoint(eager=True)
+            edges, raw_all, old_cids = new_edges, raw_new, []
     else:
+        buckets = manifest.buckets
         with steps("state: components reached"):
-            new_keys = record_keys(raw_new, rulesets, rates).select("key").distinct()
-            key_buckets = sorted({r.b for r in new_keys.select(bucket_of(F.col("key"), buckets).alias("b"))
-                                  .distinct().collect()})
+            edge_rows = [(r._rid, r.key) for r in new_edges.collect()]
+            new_keys = sorted({k for _, k in edge_rows})
             index = spark.read.schema("key string, _cid string, bucket int").parquet(paths["keys"]) \
-                .where(F.col("bucket").isin(key_buckets))
-            old_cids = index.join(F.broadcast(new_keys), "key", "left_semi").select("_cid").distinct() \
-                .localCheckpoint(eager=True)
-            cid_list = [r._cid for r in old_cids.collect()]
-            cid_buckets = sorted({r.b for r in old_cids.select(bucket_of(F.col("_cid"), buckets).alias("b"))
-                                  .distinct().collect()})
-            raw_all = {}
+                .where(F.col("bucket").isin(buckets_of(new_keys, buckets)))
+            old_cids = [r._cid for r in index.join(F.broadcast(_buckets_df(spark, new_keys, "key")), "key",
+                                                   "left_semi").select("_cid").distinct().collect()]
+            wanted = F.broadcast(_buckets_df(spark, old_cids, "_cid"))
+            raw_all, old_edges = {}, []
             for ds in DATASETS:
-                schema = T.StructType([*raw_new[ds].schema.fields, T.StructField("_cid", T.StringType()),
-                                       T.StructField("bucket", T.IntegerType())])
+                schema = T.StructType([*raw_new[ds].schema.fields, T.StructField("_keys", T.ArrayType(T.StringType())),
+                                       T.StructField("_cid", T.StringType()), T.StructField("bucket", T.IntegerType())])
                 old = spark.read.schema(schema).parquet(paths[f"records/{ds}"]) \
-                    .where(F.col("bucket").isin(cid_buckets)).join(F.broadcast(old_cids), "_cid", "left_semi")
-                raw_all[ds] = old.select(*raw_new[ds].columns).unionByName(raw_new[ds])
-        log("state: components reached", components=len(cid_list), key_buckets=len(key_buckets),
-            buckets=len(cid_buckets))
+                    .where(F.col("bucket").isin(buckets_of(old_cids, buckets))).join(wanted, "_cid", "left_semi") \
+                    .drop("bucket", "_cid").localCheckpoint(eager=True)  # held: its files are rewritten below
+                raw_all[ds] = old.drop("_keys").unionByName(raw_new[ds])
+                old_edges.append(old.select("_rid", F.explode("_keys").alias("key")))
+            old_edges = reduce(DataFrame.unionByName, old_edges)
+            edges = old_edges.unionByName(new_edges)
+            rows = old_edges.limit(SMALL_CLOSURE + 1).collect()
+        log("state: components reached", components=len(old_cids), records_reached=len({r._rid for r in rows}),
+            new_keys=len(new_keys))
+        with steps("state: components"):
+            if len(rows) + len(edge_rows) <= SMALL_CLOSURE:
+                found = union_find(edge_rows + [(r._rid, r.key) for r in rows])
+                cids = spark.createDataFrame(list(found.items()), "_rid string, _cid string")
+            else:
+                cids = components(raw_all, edges)
+            cids = cids.localCheckpoint(eager=True)
     with steps("state: components"):
-        for ds in DATASETS:
-            raw_all[ds] = raw_all[ds].localCheckpoint(eager=False)
-        cids = components(raw_all, record_keys(raw_all, rulesets, rates)).localCheckpoint(eager=True)
-        keyed = _with_cid(raw_all, cids)
-        for ds in DATASETS:
-            keyed[ds] = keyed[ds].localCheckpoint(eager=True)
-    out = transform(spark, new_files, rulesets, rates, now, analyzer, steps, raw=keyed)
+        keys_of = edges.groupBy("_rid").agg(F.sort_array(F.collect_set("key")).alias("_keys"))
+        keyed = {ds: df.join(cids, "_rid").join(keys_of, "_rid", "left").localCheckpoint(eager=True)
+                 for ds, df in raw_all.items()}
+    out = transform(spark, new_files, rulesets, rates, now, analyzer, steps,
+                    raw={ds: df.drop("_keys") for ds, df in keyed.items()})
 
     with steps("state: write"):
         write_small(spark, paths["state"] + "manifest.json",
                     Manifest(buckets, fp, known, committed=False, run_id=run_id).to_json())
-        new_cids = cids.select("_cid").distinct()
-        new_index = record_keys(keyed, rulesets, rates).join(cids, "_rid").select("key", "_cid").distinct()
+        new_index = edges.join(cids, "_rid").select("key", "_cid").distinct()
         affected = sorted({r._file for ds in DATASETS for r in keyed[ds].select("_file").distinct().collect()})
+        frames = {paths[t]: (df, "_cid") for t, df in out.frames.items()}
+        for ds in DATASETS:
+            frames[paths[f"records/{ds}"]] = (keyed[ds], "_cid")
+            frames[paths[f"partials/{ds}"]] = (out.partials[ds], "_file")
+        frames[paths["keys"]] = (new_index, "key")
         if full:
-            touched = None
-            frames = {paths[t]: (df.withColumn("bucket", bucket_of(F.col("_cid"), buckets)), "_cid")
-                      for t, df in out.frames.items()}
-            for ds in DATASETS:
-                frames[paths[f"records/{ds}"]] = (keyed[ds].withColumn("bucket", bucket_of(F.col("_cid"), buckets)),
-                                                  "_cid")
-                frames[paths[f"partials/{ds}"]] = (out.partials[ds].withColumn("bucket", bucket_of(F.col("_file"),
-                                                                                                   buckets)), "_file")
-            frames[paths["keys"]] = (new_index.withColumn("bucket", bucket_of(F.col("key"), buckets)), "key")
+            touched = list(range(buckets))
+            frames = {p: (df.withColumn("bucket", bucket_of(F.col(key), buckets)), key)
+                      for p, (df, key) in frames.items()}
         else:
-            stale = old_cids.unionByName(new_cids).distinct()
-            touched = sorted({r.b for r in stale.select(bucket_of(F.col("_cid"), buckets).alias("b"))
-                              .distinct().collect()})
-            frames = {}
-            for t, df in out.frames.items():
-                frames[paths[t]] = (_merged(spark, paths[t], df, "_cid", buckets, touched, stale, "_cid"), "_cid")
-            for ds in DATASETS:
-                frames[paths[f"records/{ds}"]] = (_merged(spark, paths[f"records/{ds}"], keyed[ds], "_cid", buckets,
-                                                          touched, stale, "_cid"), "_cid")
-                file_buckets = sorted({int(r.b) for r in spark.createDataFrame([(f,) for f in affected] or [("",)],
-                                                                                "_file string")
-                                       .select(bucket_of(F.col("_file"), buckets).alias("b")).collect()})
-                frames[paths[f"partials/{ds}"]] = (_merged(spark, paths[f"partials/{ds}"], out.partials[ds], "_file",
-                                                           buckets, file_buckets, stale, "_cid"), "_file")
-            index_buckets = sorted({r.b for r in new_index.select(bucket_of(F.col("key"), buckets).alias("b"))
-                                    .distinct().collect()})
-            frames[paths["keys"]] = (_merged(spark, paths["keys"], new_index, "key", buckets, index_buckets, stale,
-                                             "_cid"), "key")
+            new_cid_list = [r._cid for r in cids.select("_cid").distinct().collect()]
+            stale = _buckets_df(spark, sorted(set(old_cids) | set(new_cid_list)), "_cid")
+            touched = buckets_of(set(old_cids) | set(new_cid_list), buckets)
+            key_buckets = buckets_of({k for _, k in edge_rows} | {r.key for r in rows}, buckets)
+            where = {"_cid": touched, "_file": buckets_of(affected, buckets), "key": key_buckets}
+            frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, buckets, where[key], stale, "_cid"),
+                          key) for p, (df, key) in frames.items()}
         _write_all(frames, buckets, full)
 
     with steps("state: results"):
         results: dict[str, dict] = {}
-        wanted = spark.createDataFrame([(f,) for f in affected] or [("",)], "_file string")
+        wanted = F.broadcast(_buckets_df(spark, affected, "_file"))
         for ds in DATASETS:
             schema = T.StructType([*out.partials[ds].schema.fields, T.StructField("bucket", T.IntegerType())])
             part = spark.read.schema(schema).parquet(paths[f"partials/{ds}"]) \
-                .join(F.broadcast(wanted), "_file", "left_semi")
+                .where(F.col("bucket").isin(buckets_of(affected, buckets))).join(wanted, "_file", "left_semi")
             results.update(_results(part, rulesets, ds))
         files_now = dict(known)
         for f in new_files:
@@ -370,13 +406,14 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     out.totals = {"files": len(affected), "records": sum(r["records"] for r in judged),
                   "failed_records": sum(r["error_count"] for r in judged)}
     numbers = {"mode": "full refresh" if full else "incremental", "reason": reason or None, "buckets": buckets,
-               "new_files": len(new_files), "files_judged": len(affected),
-               "buckets_rewritten": buckets if full else len(touched)}
+               "new_files": len(new_files), "files_judged": len(affected), "buckets_rewritten": len(touched)}
     log("state written", **numbers)
     return StateRun(results, full, {f.path for f in new_files}, numbers), out
 
 
-def _write_all(frames: dict[str, tuple[DataFrame, str]], buckets: int, full: bool, parallel: int = 4) -> None:
+def _write_all(frames: dict[str, tuple], buckets: int, full: bool, parallel: int = 6) -> None:
+    """Write every table, `parallel` at a time (each a Spark job or two; side by side, their fixed costs overlap).
+    A frame may be given as a function that makes it (an incremental run's merge reads the old rows first)."""
     from concurrent.futures import ThreadPoolExecutor
 
     seconds: dict[str, float] = {}
@@ -384,7 +421,7 @@ def _write_all(frames: dict[str, tuple[DataFrame, str]], buckets: int, full: boo
     def write(item):
         path, (frame, key) = item
         t0 = time.perf_counter()
-        _write(frame, path, buckets, key, full)
+        _write(frame() if callable(frame) else frame, path, buckets, key, full)
         seconds[path.rsplit("curated/", 1)[-1]] = round(time.perf_counter() - t0, 2)
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(write, frames.items()))
