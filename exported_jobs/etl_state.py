@@ -73,8 +73,19 @@ def _fs(spark: SparkSession, path: str):
     return p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), p
 
 
+def _local(path: str) -> str | None:
+    """The local file system path of `path`, None for a remote one (s3://...)."""
+    local = path.removeprefix("file://")
+    return None if "://" in local else local
+
+
 def read_small(spark: SparkSession, path: str) -> str | None:
-    """A small text file through Hadoop's file system (s3://, file://, a local path), None when absent."""
+    """A small text file (the manifest), None when absent: a local one directly, a remote one (s3://) through
+    Hadoop's file system, as Spark reads it."""
+    if (local := _local(path)) is not None:
+        from pathlib import Path
+
+        return Path(local).read_text(encoding="utf-8") if Path(local).is_file() else None
     fs, p = _fs(spark, path)
     if not fs.exists(p):
         return None
@@ -86,7 +97,15 @@ def read_small(spark: SparkSession, path: str) -> str | None:
 
 
 def write_small(spark: SparkSession, path: str, text: str) -> None:
-    """Replace a small text file (one PUT on S3: readers see the old or the new whole)."""
+    """Replace a small text file: readers see the old or the new whole (a rename locally, one PUT on S3)."""
+    if (local := _local(path)) is not None:
+        import os
+        from pathlib import Path
+
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        Path(local + ".tmp").write_text(text, encoding="utf-8")
+        os.replace(local + ".tmp", local)
+        return
     fs, p = _fs(spark, path)
     out = fs.create(p, True)
     try:
