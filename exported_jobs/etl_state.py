@@ -274,13 +274,24 @@ def _paths(output_root: str) -> dict[str, str]:
     return paths
 
 
-def _write(frame: DataFrame, path: str, buckets: int, key: str, full: bool) -> None:
-    """Write `frame` (with a `bucket` column made from `key`) under `path` as bucket=N/ folders: all of them on a
-    full refresh, else only the buckets the frame holds (dynamic partition overwrite)."""
-    writer = frame.write.mode("overwrite").partitionBy("bucket")
-    if not full:
-        writer = writer.option("partitionOverwriteMode", "dynamic")
-    writer.parquet(path)
+def _write(spark: SparkSession, frame: DataFrame, path: str, buckets: list[int], full: bool) -> None:
+    """Replace `buckets` of the table at `path` (bucket=N/ folders; all of them on a full refresh) with `frame`'s rows
+    (their `bucket` among those). The old folders are removed first, so a bucket left with no rows holds none; each
+    such bucket gets an empty Parquet file with the table's columns, so the table is readable even when empty. Old
+    rows a merge keeps were read and held before (_merged); a run stopped in between leaves the manifest
+    uncommitted, and the next run rebuilds the state."""
+    fs, root = _fs(spark, path)
+    jvm = spark.sparkContext._jvm
+    if full:
+        fs.delete(root, True)
+    else:
+        for b in buckets:
+            fs.delete(jvm.org.apache.hadoop.fs.Path(f"{path}/bucket={b}"), True)
+    frame.write.mode("append").partitionBy("bucket").parquet(path)
+    schema = frame.drop("bucket").schema
+    for b in buckets:
+        if not fs.exists(jvm.org.apache.hadoop.fs.Path(f"{path}/bucket={b}")):
+            spark.createDataFrame([], schema).coalesce(1).write.mode("overwrite").parquet(f"{path}/bucket={b}")
 
 
 def _merged(spark: SparkSession, path: str, new: DataFrame, key: str, buckets: int, touched_buckets: list[int],
@@ -395,7 +406,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         frames[paths["keys"]] = (new_index, "key")
         if full:
             touched = list(range(buckets))
-            frames = {p: (df.withColumn("bucket", bucket_of(F.col(key), buckets)), key)
+            frames = {p: (df.withColumn("bucket", bucket_of(F.col(key), buckets)), touched)
                       for p, (df, key) in frames.items()}
         else:
             new_cid_list = [r._cid for r in cids.select("_cid").distinct().collect()]
@@ -404,8 +415,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             key_buckets = buckets_of({k for _, k in edge_rows} | {r.key for r in rows}, buckets)
             where = {"_cid": touched, "_file": buckets_of(affected, buckets), "key": key_buckets}
             frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, buckets, where[key], stale, "_cid"),
-                          key) for p, (df, key) in frames.items()}
-        _write_all(frames, buckets, full)
+                          where[key]) for p, (df, key) in frames.items()}
+        _write_all(spark, frames, full)
 
     with steps("state: results"):
         results: dict[str, dict] = {}
@@ -430,7 +441,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     return StateRun(results, full, {f.path for f in new_files}, numbers), out
 
 
-def _write_all(frames: dict[str, tuple], buckets: int, full: bool, parallel: int = 6) -> None:
+def _write_all(spark: SparkSession, frames: dict[str, tuple], full: bool, parallel: int = 6) -> None:
     """Write every table, `parallel` at a time (each a Spark job or two; side by side, their fixed costs overlap).
     A frame may be given as a function that makes it (an incremental run's merge reads the old rows first)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -438,9 +449,9 @@ def _write_all(frames: dict[str, tuple], buckets: int, full: bool, parallel: int
     seconds: dict[str, float] = {}
 
     def write(item):
-        path, (frame, key) = item
+        path, (frame, buckets) = item
         t0 = time.perf_counter()
-        _write(frame() if callable(frame) else frame, path, buckets, key, full)
+        _write(spark, frame() if callable(frame) else frame, path, buckets, full)
         seconds[path.rsplit("curated/", 1)[-1]] = round(time.perf_counter() - t0, 2)
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(write, frames.items()))
