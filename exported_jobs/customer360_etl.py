@@ -25,7 +25,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_ledger import complete_ledger, files_from_ledger, ledger_items
     from etl_readers import DATASETS, files_from_folder, read_texts
     from etl_runtime import JOB_NAME, Steps, log, spark_session
-    from etl_state import fingerprint, run_state
+    from etl_state import fingerprint, invalidate, run_state
     from etl_transform import failure_percent, results_frame, transform, write_curated
 
 
@@ -139,6 +139,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             judged = files
             out = transform(spark, files, rulesets, rates, now, analyzer, steps)
             with steps("write curated"):
+                invalidate(spark, output_root)  # an incremental state no longer matches curated/
                 write_curated(spark, out, output_root, files)
         if table is not None and args.get("metrics_namespace"):  # what the data says, whatever the load does next
             import boto3

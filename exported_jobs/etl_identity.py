@@ -15,6 +15,35 @@ def latest_versions(df: DataFrame, key: str) -> DataFrame:
     return df.withColumn("_superseded", F.row_number().over(w) > 1)
 
 
+def match_keys(customers: DataFrame, id_column: str = "source_customer_id") -> DataFrame:
+    """(id, key) for each match key of a cleaned customer record: its valid e-mail (`e:`), or its phone with birth
+    date and last-name Soundex (`p:`). Two records sharing a key are the same person."""
+    email = F.when(F.col("email_valid"), F.concat(F.lit("e:"), "email"))
+    phone = F.when(F.col("phone_e164").isNotNull() & F.col("date_of_birth").isNotNull()
+                   & F.col("last_name").isNotNull(),
+                   F.concat(F.lit("p:"), "phone_e164", F.lit("|"), F.col("date_of_birth").cast("string"), F.lit("|"),
+                            F.soundex(F.upper("last_name"))))
+    return customers.select(id_column, F.explode(F.array(email, phone)).alias("key")).where(F.col("key").isNotNull())
+
+
+def connected_labels(keys: DataFrame, labels: DataFrame, node: str, max_rounds: int = 20,
+                     what: str = "identity resolution") -> DataFrame:
+    """(node, label): the smallest label of each node's connected component, where nodes sharing a key are
+    connected (`keys`: node, key; `labels`: node, label, one per node). One Spark job per round: each round's labels
+    are a lazy local checkpoint (a short lineage), filled by the count that asks whether any label changed."""
+    keys = keys.distinct().localCheckpoint(eager=False)
+    for _ in range(max_rounds):
+        by_key = keys.join(labels, node).groupBy("key").agg(F.min("label").alias("label"))
+        proposed = keys.join(by_key, "key").select(node, "label").unionByName(labels) \
+            .groupBy(node).agg(F.min("label").alias("label")).localCheckpoint(eager=False)
+        changed = proposed.alias("n").join(labels.alias("o"), node) \
+            .where(F.col("n.label") != F.col("o.label")).count()
+        labels = proposed
+        if changed == 0:
+            return labels
+    raise RuntimeError(f"{what} did not converge in {max_rounds} rounds")
+
+
 def resolve_identities(customers: DataFrame, max_rounds: int = 20) -> DataFrame:
     """(source_customer_id, customer_id) for every current customer record: connected components over the match
     keys, each named after its member with the earliest signup date (then the smallest source id)."""
@@ -45,32 +74,3 @@ def pair_scores(golden_ids: dict[str, str], person_of: dict[str, str]) -> dict[s
     hit = len(found & truth)
     return {"pairs_found": len(found), "true_pairs": len(truth), "correct": hit,
             "precision": hit / len(found) if found else 1.0, "recall": hit / len(truth) if truth else 1.0}
-
-
-def match_keys(customers: DataFrame, id_column: str = "source_customer_id") -> DataFrame:
-    """(id, key) for each match key of a cleaned customer record: its valid e-mail (`e:`), or its phone with birth
-    date and last-name Soundex (`p:`). Two records sharing a key are the same person."""
-    email = F.when(F.col("email_valid"), F.concat(F.lit("e:"), "email"))
-    phone = F.when(F.col("phone_e164").isNotNull() & F.col("date_of_birth").isNotNull()
-                   & F.col("last_name").isNotNull(),
-                   F.concat(F.lit("p:"), "phone_e164", F.lit("|"), F.col("date_of_birth").cast("string"), F.lit("|"),
-                            F.soundex(F.upper("last_name"))))
-    return customers.select(id_column, F.explode(F.array(email, phone)).alias("key")).where(F.col("key").isNotNull())
-
-
-def connected_labels(keys: DataFrame, labels: DataFrame, node: str, max_rounds: int = 20,
-                     what: str = "identity resolution") -> DataFrame:
-    """(node, label): the smallest label of each node's connected component, where nodes sharing a key are
-    connected (`keys`: node, key; `labels`: node, label, one per node). One Spark job per round: each round's labels
-    are a lazy local checkpoint (a short lineage), filled by the count that asks whether any label changed."""
-    keys = keys.distinct().localCheckpoint(eager=False)
-    for _ in range(max_rounds):
-        by_key = keys.join(labels, node).groupBy("key").agg(F.min("label").alias("label"))
-        proposed = keys.join(by_key, "key").select(node, "label").unionByName(labels) \
-            .groupBy(node).agg(F.min("label").alias("label")).localCheckpoint(eager=False)
-        changed = proposed.alias("n").join(labels.alias("o"), node) \
-            .where(F.col("n.label") != F.col("o.label")).count()
-        labels = proposed
-        if changed == 0:
-            return labels
-    raise RuntimeError(f"{what} did not converge in {max_rounds} rounds")

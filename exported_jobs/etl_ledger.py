@@ -35,6 +35,11 @@ def files_from_ledger(items: list[dict], input_root: str) -> list[InputFile]:
             for i in ready]
 
 
+def arrival_order(item: dict) -> str:
+    """A ledger item's place in arrival order, as one sortable string."""
+    return "|".join((str(item.get("received_at") or ""), str(item.get("source_key")), str(item["record_id"])))
+
+
 def file_status(result: dict, threshold: float) -> str:
     return "SUCCESS" if result.get("dq_score", 100.0) >= threshold else "FAILED"
 
@@ -67,8 +72,3 @@ def complete_ledger(table, files: list[InputFile], out: Outputs, threshold: floa
                 raise
             log("ledger item gone or not VALID: left alone", record_id=f.record_id)
     return n
-
-
-def arrival_order(item: dict) -> str:
-    """A ledger item's place in arrival order, as one sortable string."""
-    return "|".join((str(item.get("received_at") or ""), str(item.get("source_key")), str(item["record_id"])))

@@ -123,6 +123,19 @@ def read_manifest(spark: SparkSession, state_root: str) -> Manifest | None:
                        if k in doc})
 
 
+def invalidate(spark: SparkSession, output_root: str) -> bool:
+    """Mark the state uncommitted (a run without --incremental rewrote curated/ whole): the next incremental run
+    rebuilds it. True when there was a committed state."""
+    path = f"{output_root}curated/{STATE}/"
+    manifest = read_manifest(spark, path)
+    if manifest is None or not manifest.committed:
+        return False
+    manifest.committed = False
+    write_small(spark, path + "manifest.json", manifest.to_json())
+    log("state marked uncommitted: this run rewrites curated/ whole", state=path)
+    return True
+
+
 def fingerprint(rule_texts: dict[str, str], rates_text: str, analyzer: str) -> str:
     """What the state's judgments depend on besides the records: a change means a full refresh."""
     doc = json.dumps({"layout": LAYOUT, "rules": rule_texts, "rates": rates_text, "analyzer": analyzer},

@@ -41,6 +41,21 @@ def _source_ids(frame: DataFrame) -> DataFrame:
     return frame.select(F.col("source_customer_id").alias("customer_id")).distinct()
 
 
+def read_raw(spark: SparkSession, files: list[InputFile]) -> dict[str, DataFrame]:
+    """Each dataset's records from `files` (an empty frame of its shape when it has none)."""
+    raw = {}
+    for ds in DATASETS:
+        df = read_dataset(spark, files, ds)
+        raw[ds] = df if df is not None else _empty(spark, ds)
+    return raw
+
+
+def dup_counts(raw: DataFrame) -> DataFrame:
+    """Per (file, component): records read (`n`) and exact duplicates among them (`dups`)."""
+    return raw.groupBy("_file", "_cid").agg(F.count("*").cast("long").alias("n"),
+                                            F.sum(F.col("_dup").cast("int")).cast("long").alias("dups"))
+
+
 def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
               now: datetime, analyzer: str = "textblob", steps: Steps | None = None,
               raw: dict[str, DataFrame] | None = None) -> Outputs:
@@ -150,6 +165,12 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     return Outputs(frames, results, totals, partials if state_mode else None)
 
 
+def results_frame(spark: SparkSession, out: Outputs, files: list[InputFile]) -> DataFrame:
+    """curated/dq_results/: one row per file the run judged, its results as JSON."""
+    rows = [(f.path, f.dataset, f.record_id, json.dumps(out.file_results.get(f.path, {}))) for f in files]
+    return spark.createDataFrame(rows, "path string, dataset string, record_id string, result string").coalesce(1)
+
+
 def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: list[InputFile],
                   parallel: int = 4) -> dict[str, str]:
     """Every frame to curated/<name>/, the files' results to curated/dq_results/: `parallel` writes at a time (each
@@ -174,24 +195,3 @@ def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: li
 def failure_percent(out: Outputs) -> float:
     t = out.totals
     return round(100.0 * t["failed_records"] / t["records"], 4) if t["records"] else 0.0
-
-
-def results_frame(spark: SparkSession, out: Outputs, files: list[InputFile]) -> DataFrame:
-    """curated/dq_results/: one row per file the run judged, its results as JSON."""
-    rows = [(f.path, f.dataset, f.record_id, json.dumps(out.file_results.get(f.path, {}))) for f in files]
-    return spark.createDataFrame(rows, "path string, dataset string, record_id string, result string").coalesce(1)
-
-
-def read_raw(spark: SparkSession, files: list[InputFile]) -> dict[str, DataFrame]:
-    """Each dataset's records from `files` (an empty frame of its shape when it has none)."""
-    raw = {}
-    for ds in DATASETS:
-        df = read_dataset(spark, files, ds)
-        raw[ds] = df if df is not None else _empty(spark, ds)
-    return raw
-
-
-def dup_counts(raw: DataFrame) -> DataFrame:
-    """Per (file, component): records read (`n`) and exact duplicates among them (`dups`)."""
-    return raw.groupBy("_file", "_cid").agg(F.count("*").cast("long").alias("n"),
-                                            F.sum(F.col("_dup").cast("int")).cast("long").alias("dups"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from helpers import body, mail_failed_glue_runs, mails, wait
@@ -149,3 +150,92 @@ def test_a_run_sees_objects_put_after_it_started(glue):
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     out = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)["events"]
     assert any("late rows 3" in e["message"] for e in out)
+
+
+def _s3_table(prefix: str, folder) -> list[tuple]:
+    """The rows of a bucketed curated table under `prefix` (every Parquet part, read through the S3 API), without the
+    columns that say where and when a row was written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s3 = aws.client("s3")
+    tables = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        for o in page.get("Contents", []):
+            if o["Key"].endswith(".parquet"):
+                dest = folder / o["Key"].replace("/", "_")
+                s3.download_file(BUCKET, o["Key"], str(dest))
+                tables.append(pq.read_table(dest))
+    if not tables:
+        return []
+    rows = pa.concat_tables(tables)
+    if "updated_at" in rows.column_names:
+        rows = rows.drop_columns(["updated_at"])
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows.to_pylist())
+
+
+@pytest.mark.reliability  # three job runs (about 2.5 minutes): in the reliability suite, not make test
+def test_the_customer360_job_runs_incrementally_over_s3(glue, root, tmp_path):
+    """The exported job with --incremental true under the local Glue runner: the state and the bucketed tables live
+    in S3; a second run takes only the new files, and its tables equal a full refresh's."""
+    from c360.datagen import Params, generate
+    from c360.datagen.validated import validated_copy
+
+    s3 = aws.client("s3")
+    for module in (root / "exported_jobs").glob("*.py"):
+        s3.upload_file(str(module), BUCKET, f"jobs/{module.name}")
+    for schema in (root / "schemas").glob("*"):
+        if schema.is_file():
+            s3.upload_file(str(schema), BUCKET, f"schemas/{schema.name}")
+    manifest = generate(Params(seed=31, customers=120, purchases=400, feedback=120, files=2, bad_files=0,
+                               duplicate_person_rate=0.15), tmp_path / "gen", progress=False)
+    files = sorted(p for p in validated_copy(tmp_path / "gen", manifest, tmp_path / "validated").rglob("*")
+                   if p.is_file())
+    counts = {Path(f["path"]).name: f["records"] for f in manifest["files"]}
+    ddb = aws.client("dynamodb")
+    ddb.create_table(TableName="c360-incremental-ledger", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "record_id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "record_id", "AttributeType": "S"}])
+    ledger = aws.resource("dynamodb").Table("c360-incremental-ledger")
+    modules = ",".join(f"s3://{BUCKET}/jobs/{m.name}" for m in (root / "exported_jobs").glob("etl_*.py"))
+    glue.create_job(Name="c360-incremental", Role="arn:aws:iam::123456789012:role/glue-test", GlueVersion="6.0",
+                    Command={"Name": "glueetl", "ScriptLocation": f"s3://{BUCKET}/jobs/customer360_etl.py",
+                             "PythonVersion": "3"},
+                    DefaultArguments={"--bucket": BUCKET, "--ledger_table": "c360-incremental-ledger",
+                                      "--extra-py-files": modules, "--metrics_namespace": "",
+                                      "--input_root": f"s3://{BUCKET}/", "--rules_root":
+                                      f"s3://{BUCKET}/schemas/", "--output_root": f"s3://{BUCKET}/inc/",
+                                      "--incremental": "true", "--now": "2026-07-01T00:00:00+00:00"},
+                    WorkerType="G.1X", NumberOfWorkers=2)
+
+    def upload(batch):  # as the Lambda leaves them: the copy in validated/ and a VALID, PENDING ledger item
+        for p in batch:
+            key = f"validated/{p.parent.name}/{p.name}"
+            s3.upload_file(str(p), BUCKET, key)
+            ledger.put_item(Item={"record_id": f"s3://{BUCKET}/raw/{p.parent.name}/{p.name}", "dataset": p.parent.name,
+                                  "validation_status": "VALID", "status": "PENDING", "moved": True,
+                                  "destination": key, "source_key": f"raw/{p.parent.name}/{p.name}",
+                                  "received_at": f"2026-07-01T00:00:{len(uploaded):02d}Z",
+                                  "record_count": counts[p.name]})
+            uploaded.append(p)
+    uploaded: list = []
+
+    def run(**arguments) -> str:
+        run_id = glue.start_job_run(JobName="c360-incremental", Arguments=arguments)["JobRunId"]
+        done = _wait_terminal(glue, "c360-incremental", run_id, timeout=420)
+        assert done["JobRunState"] == "SUCCEEDED", done.get("ErrorMessage")
+        events = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)
+        return "\n".join(e["message"] for e in events["events"])
+
+    upload(files[::2])
+    log = run()
+    assert '"mode": "full refresh"' in log and '"reason": "no state"' in log, log[-3000:]
+    upload(files[1::2])
+    log = run()
+    assert '"mode": "incremental"' in log and f'"new_files": {len(files[1::2])}' in log, log[-3000:]
+    run(**{"--output_root": f"s3://{BUCKET}/ref/", "--full_refresh": "true"})
+    for table in ("customers", "purchases", "feedback", "customer360_golden", "rejects"):
+        got = _s3_table(f"inc/curated/{table}/", tmp_path)
+        assert got and got == _s3_table(f"ref/curated/{table}/", tmp_path), table
+    items = ledger.scan()["Items"]
+    assert len(items) == len(files) and all(i["status"] in ("SUCCESS", "FAILED") and "dq_score" in i for i in items)
