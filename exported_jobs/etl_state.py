@@ -334,7 +334,9 @@ def _results(partials: DataFrame, rulesets: dict[str, list[Rule]], dataset: str)
     return out
 
 
-SMALL_CLOSURE = 500_000  # link keys up to which an incremental run finds components on the driver
+# Link keys up to which an incremental run looks its new records and their components up on the driver; a batch
+# with more new link keys than this is a full refresh (cheaper then, and nothing that large is collected).
+SMALL_CLOSURE = 500_000
 
 
 def _buckets_df(spark: SparkSession, values: list[str], column: str) -> DataFrame:
@@ -346,7 +348,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
               run_id: str = "", steps: Steps | None = None) -> tuple[StateRun, Outputs]:
     """One run in state mode. `files` are every file the run knows of (the ledger's, or a folder's); those the
     state does not hold yet are new. A full refresh (asked for, or forced: no state, an uncommitted one, other rules
-    or layout) transforms all of them; otherwise only the new files and the components they reach."""
+    or layout, a batch with more than SMALL_CLOSURE link keys) transforms all of them; otherwise only the new files
+    and the components they reach."""
     steps = steps or Steps()
     paths = _paths(output_root)
     with steps("state look-up"):
@@ -364,6 +367,11 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     with steps("read new files", files=len(new_files)):
         raw_new = with_rid(read_raw(spark, new_files))
         new_edges = record_keys(raw_new, rulesets, rates).localCheckpoint(eager=True)
+        if not full and (links := new_edges.count()) > SMALL_CLOSURE:  # the look-up is made on the driver
+            full, reason, known, new_files = True, f"a large batch ({links} link keys)", {}, files
+            log("state", mode="full refresh", reason=reason, files=len(files), new_files=len(files))
+            raw_new = with_rid(read_raw(spark, new_files))
+            new_edges = record_keys(raw_new, rulesets, rates).localCheckpoint(eager=True)
     if full:
         with steps("state: components"):
             buckets = bucket_count(new_edges.select("_rid").distinct().count())

@@ -1,0 +1,118 @@
+"""Benchmark: an incremental run (--incremental true) against a full recompute, at growing history sizes.
+
+For each history size (generated: customers / purchases / feedback = 1 : 4 : 1, 2 files each, seed 7, then
+`validated_copy`), in folder mode with the exported job run standalone as Glue runs it (`python -E -s
+customer360_etl.py ...`, a cold JVM every run, local[*] Spark):
+
+1. **full refresh**: `--incremental true` on the history with no state (it builds the state);
+2. **3-row file**: a feedback file of three rows (copied from the history, new ids, so it refers to existing
+   customers and purchases) dropped in, then an incremental run;
+3. **1k-record file**: a purchases file of 1,000 purchases (copied, new ids) dropped in, then an incremental run;
+4. the yardstick, measured in the same way beside them: **today's default run** (no `--incremental`), which
+   recomputes every file, over the same files as step 3.
+
+Prints the job's own seconds ("job finished") and the wall seconds of each run, and the slowest steps. Not a test:
+timings depend on the machine and its load.
+
+Run: `python bench/incremental_bench.py` (sizes 500, 5000, 20000 customers: about 10 minutes on 2 cores);
+`--sizes 500,5000` to choose; `--json` for machine-readable output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def history(folder: Path, customers: int) -> Path:
+    from c360.datagen import Params, generate
+    from c360.datagen.validated import validated_copy
+
+    params = Params(seed=7, customers=customers, purchases=4 * customers, feedback=customers, files=2, bad_files=0)
+    manifest = generate(params, folder / "generated", progress=False)
+    return Path(validated_copy(folder / "generated", manifest, folder / "validated"))
+
+
+def tiny_feedback(validated: Path, dest: Path) -> None:
+    """Three feedback rows of the history, with new feedback ids."""
+    source = sorted((validated / "feedback").glob("*.csv"))[0]
+    with source.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:3]
+    with dest.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow(dict(r, feedback_id=r["feedback_id"] + "-bench"))
+
+
+def thousand_purchases(validated: Path, dest: Path) -> None:
+    """1,000 purchases of the history, with new purchase ids."""
+    source = sorted((validated / "purchases").glob("*.json"))[0]
+    purchases = json.loads(source.read_text(encoding="utf-8"))[:1000]
+    dest.write_text(json.dumps([dict(p, purchase_id=p["purchase_id"] + "-bench") for p in purchases]),
+                    encoding="utf-8")
+
+
+def run_job(work: Path, data: Path, out: Path, *extra: str) -> dict:
+    cmd = [sys.executable, "-E", "-s", str(work / "customer360_etl.py"), "--bucket", "lake", "--ledger_table", "",
+           "--input_root", f"{data}/", "--output_root", f"{out}/", "--rules_root", f"{work / 'schemas'}/", *extra]
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, timeout=3600)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"job failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    finished = next(json.loads(line) for line in reversed(proc.stdout.splitlines())
+                    if line.startswith("{") and '"job finished"' in line)
+    top = sorted(finished["steps"].items(), key=lambda kv: -kv[1])[:4]
+    return {"wall": round(wall, 1), "job": finished["seconds"], "mode": finished.get("mode", "recompute"),
+            "records": finished.get("records"), "top_steps": top}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="500,5000,20000", help="customers per history, comma-separated")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="c360-incremental-bench-") as tmp:
+        work = Path(tmp)
+        for module in (ROOT / "exported_jobs").glob("*.py"):
+            shutil.copy(module, work / module.name)
+        shutil.copytree(ROOT / "schemas", work / "schemas")
+        for size in (int(s) for s in a.sizes.split(",")):
+            folder = work / f"h{size}"
+            data = history(folder, size)
+            records = sum(1 for _ in data.rglob("*") if _.is_file())
+            row = {"customers": size, "files": records}
+            row["full refresh"] = run_job(work, data, folder / "state", "--incremental", "true")
+            tiny_feedback(data, data / "feedback" / "zz-bench-3-rows.csv")
+            row["3-row file"] = run_job(work, data, folder / "state", "--incremental", "true")
+            thousand_purchases(data, data / "purchases" / "zz-bench-1k.json")
+            row["1k-record file"] = run_job(work, data, folder / "state", "--incremental", "true")
+            row["yardstick: default run, every file"] = run_job(work, data, folder / "default")
+            results.append(row)
+            if not a.json:
+                print(f"history {size} customers / {4 * size} purchases / {size} feedback ({records} files):")
+                for k, v in row.items():
+                    if isinstance(v, dict):
+                        print(f"  {k:38s} job {v['job']:7.1f} s   wall {v['wall']:7.1f} s   {v['mode']:12s}"
+                              f"  slowest: {', '.join(f'{n} {s:.1f}' for n, s in v['top_steps'])}")
+                sys.stdout.flush()
+    if a.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
