@@ -433,7 +433,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             new_cid_list = [r._cid for r in cids.select("_cid").distinct().collect()]
             stale = _buckets_df(spark, sorted(set(old_cids) | set(new_cid_list)), "_cid")
             touched = buckets_of(set(old_cids) | set(new_cid_list), buckets)
-            key_buckets = buckets_of({k for _, k in edge_rows} | {r.key for r in rows}, buckets)
+            key_buckets = buckets_of({k for _, k in edge_rows} | {r.key for r in rows}, buckets) \
+                if len(rows) <= SMALL_CLOSURE else list(range(buckets))  # `rows` holds only part of a large closure
             where = {"_cid": touched, "_file": buckets_of(affected, buckets), "key": key_buckets}
             frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, buckets, where[key], stale, "_cid"),
                           where[key]) for p, (df, key) in frames.items()}
