@@ -5,8 +5,9 @@ customers and purchases) are fed to the job in folder mode, in random batchings 
 cross-file merges come from the orders. After a feed, a full refresh of the same files into another folder is the
 reference: every curated table must hold the same rows (`bucket` and `updated_at`, which say where and when a row was
 written, aside), and each file's DQ results, as its latest judgment left them, must equal the full refresh's.
-`make test` runs one random batching; the reliability suite (`make test-reliability`) feeds files one at a time in
-several orders.
+`make test` runs one random batching, then a run with nothing new and the rebuild of an uncommitted state; the
+reliability suite (`make test-reliability`) feeds files one at a time in several orders and checks the large-batch
+fallback.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def batches(files: list[Path], rng: random.Random, sizes: tuple[int, ...]) -> li
     return out
 
 
-def test_random_batches_equal_a_full_refresh(etl, spark, root, validated, tmp_path):
+def test_random_batches_equal_a_full_refresh_then_nothing_new_changes_nothing(etl, spark, root, validated,
+                                                                               tmp_path):
     feeder = Feeder(etl, spark, root, tmp_path, validated[0].parent.parent)
     feeds = batches(validated, random.Random(5), (2, 3, 4))
     for i, feed in enumerate(feeds):
@@ -99,34 +101,31 @@ def test_random_batches_equal_a_full_refresh(etl, spark, root, validated, tmp_pa
     golden = spark.read.parquet(f"{feeder.output}/curated/customer360_golden")
     assert golden.count() > 100 and golden.where("size(source_customer_ids) > 1").count() > 0  # merges happened
 
+    def tables():
+        return {t: sorted(spark.read.parquet(f"{feeder.output}/curated/{t}").drop("updated_at").collect())
+                for t in TABLES}
+    before = tables()
+    summary = feeder.feed([])
+    assert summary["mode"] == "incremental" and summary["new_files"] == 0 and summary["files_judged"] == 0
+    assert summary["buckets_rewritten"] == 0
+    assert tables() == before
+    # a run stopped while writing leaves the manifest uncommitted: the next run rebuilds everything
+    manifest = feeder.output / "curated" / "_state" / "manifest.json"
+    manifest.write_text(json.dumps(dict(json.loads(manifest.read_text()), committed=False)))
+    summary = feeder.feed([])
+    assert summary["mode"] == "full refresh" and summary["reason"].startswith("uncommitted state")
+    assert json.loads(manifest.read_text())["committed"] is True
+    assert tables() == before
 
-def test_a_run_with_nothing_new_changes_nothing_and_a_broken_state_is_rebuilt(etl, spark, root, validated,
-                                                                               tmp_path, monkeypatch):
+
+@pytest.mark.reliability
+def test_a_batch_too_large_for_the_driver_makes_a_full_refresh(etl, spark, root, validated, tmp_path, monkeypatch):
     feeder = Feeder(etl, spark, root, tmp_path, validated[0].parent.parent)
     feeder.feed(validated[:-1])
     monkeypatch.setattr(sys.modules["etl_state"], "SMALL_CLOSURE", 5)  # a batch too large to look up on the driver
     summary = feeder.feed(validated[-1:])
     assert summary["mode"] == "full refresh" and summary["reason"].startswith("a large batch"), summary
     assert summary["new_files"] == len(validated)
-    monkeypatch.undo()
-    before = {t: sorted(spark.read.parquet(f"{feeder.output}/curated/{t}").drop("updated_at").collect())
-              for t in TABLES}
-    summary = feeder.feed([])
-    assert summary["mode"] == "incremental" and summary["new_files"] == 0 and summary["files_judged"] == 0
-    assert summary["buckets_rewritten"] == 0
-    after = {t: sorted(spark.read.parquet(f"{feeder.output}/curated/{t}").drop("updated_at").collect())
-             for t in TABLES}
-    assert after == before
-    # a run stopped while writing leaves the manifest uncommitted: the next run rebuilds everything
-    manifest = feeder.output / "curated" / "_state" / "manifest.json"
-    doc = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps(dict(doc, committed=False)))
-    summary = feeder.feed([])
-    assert summary["mode"] == "full refresh" and summary["reason"].startswith("uncommitted state")
-    assert json.loads(manifest.read_text())["committed"] is True
-    rebuilt = {t: sorted(spark.read.parquet(f"{feeder.output}/curated/{t}").drop("updated_at").collect())
-               for t in TABLES}
-    assert rebuilt == before
 
 
 @pytest.mark.reliability
