@@ -13,7 +13,7 @@ the rows a full refresh gives for them, and a run only needs the components its 
   `_state/partials/<dataset>/`: each file's DQ counts per component, bucketed by file (a file's results are their
   sums); curated/<table>/: the outputs, bucketed by component (`bucket=N/` folders, `_cid` column).
 - A run looks its new records' keys up, reads those components' records (a few buckets), recomputes their
-  components and every output row of them, and rewrites only the buckets involved (dynamic partition overwrite).
+  components and every output row of them, and rewrites only the buckets involved (each removed, then written).
 - `_state/manifest.json` names the bucket count, the rules' fingerprint and every file in the state; it is marked
   uncommitted while a run writes, so a run that finds it so (a crash mid-write), no state, or other rules makes a
   full refresh: every file recomputed and the state rewritten, the reference that incremental runs equal.
