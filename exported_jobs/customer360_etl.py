@@ -105,16 +105,15 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     threshold, run_id = float(args["dq_threshold"]), args.get("JOB_RUN_ID", "")
     steps = Steps()
     with steps("rules and rates"):
-        paths = {ds: f"{rules_root}{ds}.dqdl" for ds in DATASETS}
-        texts = read_texts(spark, list(paths.values()))
-        rulesets = {ds: parse_ruleset(texts[p]) for ds, p in paths.items()}
-        rates = load_rates(spark, rules_root).localCheckpoint(eager=False)  # read by the first pass's first use
         analyzer = args.get("sentiment_analyzer", "textblob")
         incremental, full_refresh = _flag(args, "incremental"), _flag(args, "full_refresh")
+        paths = {ds: f"{rules_root}{ds}.dqdl" for ds in DATASETS}
+        rates_path = f"{rules_root}currency_rates.csv"  # its text only for the state's fingerprint
+        texts = read_texts(spark, [*paths.values(), *([rates_path] if incremental else [])])
+        rulesets = {ds: parse_ruleset(texts[p]) for ds, p in paths.items()}
+        rates = load_rates(spark, rules_root).localCheckpoint(eager=False)  # read by the first pass's first use
         if incremental:  # what the state's judgments depend on besides the records
-            rates_path = f"{rules_root}currency_rates.csv"
-            fp = fingerprint({ds: texts[p] for ds, p in paths.items()},
-                             read_texts(spark, [rates_path])[rates_path], analyzer)
+            fp = fingerprint({ds: texts[p] for ds, p in paths.items()}, texts[rates_path], analyzer)
     table = None
     if args.get("ledger_table"):
         import boto3

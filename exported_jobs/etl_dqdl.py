@@ -196,11 +196,16 @@ def parse_ruleset(text: str) -> list[Rule]:
     return rules
 
 
+def leaves(tree) -> list[tuple]:
+    """The rule checks of a parsed rule, its `and`/`or` taken apart."""
+    if tree[0] in ("and", "or"):
+        return leaves(tree[1]) + leaves(tree[2])
+    return [tree]
+
+
 def _references(tree) -> list[tuple[str, str]]:
     """(column, "dataset.column") of each ReferentialIntegrity inside a rule."""
-    if tree[0] in ("and", "or"):
-        return _references(tree[1]) + _references(tree[2])
-    return [(tree[1], tree[2])] if tree[0] == "ReferentialIntegrity" else []
+    return [(node[1], node[2]) for node in leaves(tree) if node[0] == "ReferentialIntegrity"]
 
 
 def _value(v, now: datetime):

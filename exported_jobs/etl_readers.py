@@ -152,14 +152,19 @@ def _empty(spark: SparkSession, dataset: str) -> DataFrame:
     return _tagged(_flat_customers(df) if dataset == "customer_details" else df, "", "")
 
 
+def local_path(path: str) -> str | None:
+    """The local file system path of `path` (a plain path or file://), None for a remote one (s3://...)."""
+    local = path.removeprefix("file://")
+    return None if "://" in local else local
+
+
 def read_texts(spark: SparkSession, paths: list[str]) -> dict[str, str]:
     """Small whole files (the rulesets) by path: a local one read directly, the others (s3://) in one Spark job."""
     from pathlib import Path
 
     texts, remote = {}, []
     for p in paths:
-        local = p.removeprefix("file://")
-        if "://" in local:
+        if (local := local_path(p)) is None:
             remote.append(p)
         else:
             texts[p] = Path(local).read_text(encoding="utf-8")

@@ -35,9 +35,9 @@ from pyspark.sql import types as T
 
 if "get_ipython" not in globals():  # the modules beside this one (--extra-py-files); 20_glue_etl defines them above
     from etl_cleaning import clean_customers, clean_feedback, clean_purchases
-    from etl_dqdl import Rule, results_from_counts
+    from etl_dqdl import Rule, leaves, results_from_counts
     from etl_identity import connected_labels, match_keys
-    from etl_readers import DATASETS, InputFile
+    from etl_readers import DATASETS, InputFile, local_path
     from etl_runtime import Steps, log
     from etl_transform import Outputs, read_raw, transform
 
@@ -73,16 +73,10 @@ def _fs(spark: SparkSession, path: str):
     return p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), p
 
 
-def _local(path: str) -> str | None:
-    """The local file system path of `path`, None for a remote one (s3://...)."""
-    local = path.removeprefix("file://")
-    return None if "://" in local else local
-
-
 def read_small(spark: SparkSession, path: str) -> str | None:
     """A small text file (the manifest), None when absent: a local one directly, a remote one (s3://) through
     Hadoop's file system, as Spark reads it."""
-    if (local := _local(path)) is not None:
+    if (local := local_path(path)) is not None:
         from pathlib import Path
 
         return Path(local).read_text(encoding="utf-8") if Path(local).is_file() else None
@@ -98,7 +92,7 @@ def read_small(spark: SparkSession, path: str) -> str | None:
 
 def write_small(spark: SparkSession, path: str, text: str) -> None:
     """Replace a small text file: readers see the old or the new whole (a rename locally, one PUT on S3)."""
-    if (local := _local(path)) is not None:
+    if (local := local_path(path)) is not None:
         import os
         from pathlib import Path
 
@@ -213,7 +207,7 @@ def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rate
     def rule_keys(ds, df):
         out = []
         for rule in rulesets.get(ds, []):
-            for node in _leaves(rule.tree):
+            for node in leaves(rule.tree):
                 if node[0] == "IsUnique" and node[1] in df.columns:
                     out.append(tagged(f"u:{ds}.{node[1]}:", F.col(node[1])))
                 # a reference to records (not to the rates table) links the referring record to the referred one
@@ -244,12 +238,6 @@ def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rate
     return keys
 
 
-def _leaves(tree):
-    if tree[0] in ("and", "or"):
-        return _leaves(tree[1]) + _leaves(tree[2])
-    return [tree]
-
-
 def components(raw: dict[str, DataFrame], keys: DataFrame) -> DataFrame:
     """(_rid, _cid) for every record: the smallest record id among the records linked to it through shared keys.
     Only keys held by two or more records link anything, so only those go into the rounds."""
@@ -267,13 +255,8 @@ def components(raw: dict[str, DataFrame], keys: DataFrame) -> DataFrame:
 class StateRun:
     """What an incremental or full run wrote: the files whose results changed and the numbers for the log."""
     results: dict[str, dict]  # file path -> its DQ results (files judged this run, new or again)
-    full_refresh: bool
     new_files: set[str] = field(default_factory=set)
     numbers: dict = field(default_factory=dict)
-
-
-def _with_cid(raw: dict[str, DataFrame], cids: DataFrame) -> dict[str, DataFrame]:
-    return {ds: df.join(cids, "_rid") for ds, df in raw.items()}
 
 
 def _paths(output_root: str) -> dict[str, str]:
@@ -460,7 +443,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     numbers = {"mode": "full refresh" if full else "incremental", "reason": reason or None, "buckets": buckets,
                "new_files": len(new_files), "files_judged": len(affected), "buckets_rewritten": len(touched)}
     log("state written", **numbers)
-    return StateRun(results, full, {f.path for f in new_files}, numbers), out
+    return StateRun(results, {f.path for f in new_files}, numbers), out
 
 
 def _write_all(spark: SparkSession, frames: dict[str, tuple], full: bool, parallel: int = 6) -> None:
