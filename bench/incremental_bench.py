@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from standalone_job import run_script  # bench/: beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,16 +64,10 @@ def thousand_purchases(validated: Path, dest: Path) -> None:
 
 
 def run_job(work: Path, data: Path, out: Path, *extra: str) -> dict:
-    cmd = [sys.executable, "-E", "-s", str(work / "customer360_etl.py"), "--bucket", "lake", "--ledger_table", "",
-           "--input_root", f"{data}/", "--output_root", f"{out}/", "--rules_root", f"{work / 'schemas'}/", *extra]
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, timeout=3600)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"job failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    finished = next(json.loads(line) for line in reversed(proc.stdout.splitlines())
-                    if line.startswith("{") and '"job finished"' in line)
+    events, wall = run_script(work / "customer360_etl.py", [
+        "--bucket", "lake", "--ledger_table", "", "--input_root", f"{data}/", "--output_root", f"{out}/",
+        "--rules_root", f"{work / 'schemas'}/", *extra], work, timeout=3600)
+    finished = next(e for e in reversed(events) if e.get("event") == "job finished")
     top = sorted(finished["steps"].items(), key=lambda kv: -kv[1])[:4]
     return {"wall": round(wall, 1), "job": finished["seconds"], "mode": finished.get("mode", "recompute"),
             "records": finished.get("records"), "top_steps": top}

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from standalone_job import run_script  # bench/: beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,16 +100,9 @@ def run_job(script: Path, data: Path, work: Path, wrap: bool) -> dict:
                 "--rules_root", f"{work / 'schemas'}/"]
     if wrap:
         (work / "wrapper.py").write_text(WRAPPER)
-        cmd = [sys.executable, "-E", "-s", str(work / "wrapper.py"), str(job), *job_args]
+        events, wall = run_script(work / "wrapper.py", [str(job), *job_args], work)
     else:
-        cmd = [sys.executable, "-E", "-s", str(job), *job_args]
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, timeout=900)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"job failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        events, wall = run_script(job, job_args, work)
     finished = next(e for e in events if e["event"] == "job finished")
     steps: dict[str, float] = {}
     for e in events:
