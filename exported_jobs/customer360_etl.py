@@ -78,15 +78,16 @@ def glue_context(spark):
     return GlueContext(spark.sparkContext)
 
 
-def load_database(spark: SparkSession, args: dict[str, str], curated_root: str) -> dict:
-    """The load into PostgreSQL: load_rds.py (exported from 30_load_rds), shipped with --extra-py-files."""
+def load_database(spark: SparkSession, args: dict[str, str], curated_root: str, changes: dict | None = None) -> dict:
+    """The load into PostgreSQL: load_rds.py (exported from 30_load_rds), shipped with --extra-py-files. `changes`
+    (an incremental run's): the load stages only the buckets rewritten since the database's last load."""
     try:
         import load_rds
     except ImportError as e:
         raise RuntimeError("--secret_id is set but load_rds.py is not on the path: ship exported_jobs/load_rds.py "
                            "with --extra-py-files") from e
     return load_rds.run_load(spark, curated_root, args["secret_id"], args.get("database") or None,
-                             args.get("metrics_namespace") or None)
+                             args.get("metrics_namespace") or None, changes=changes)
 
 
 def _flag(args: dict[str, str], name: str) -> bool:
@@ -127,6 +128,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         summary["passes"] += 1
         log("pass started", pass_no=summary["passes"], files=len(files),
             pending=sum(f.status == "PENDING" for f in files))
+        changes = None
         if incremental:
             state, out = run_state(spark, files, rulesets, rates, now, output_root, fp, analyzer,
                                    full_refresh and summary["passes"] == 1, run_id, steps)
@@ -134,6 +136,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             with steps("write curated"):
                 results_frame(spark, out, judged).write.mode("overwrite").parquet(f"{output_root}curated/dq_results")
             summary.update(state.numbers)
+            changes = state.changes
         else:
             judged = files
             out = transform(spark, files, rulesets, rates, now, analyzer, steps)
@@ -148,7 +151,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
                     {"MetricName": "DqFailurePercent", "Value": failure_percent(out), "Unit": "Percent"}])
         if args.get("secret_id"):  # before the ledger: a file is complete once its records are in the database
             with steps("load"):
-                summary["load"] = load_database(spark, args, f"{output_root}curated/")
+                summary["load"] = load_database(spark, args, f"{output_root}curated/", changes)
         if table is not None:
             with steps("ledger completion"):
                 summary["updated"] += complete_ledger(table, judged, out, threshold, run_id,

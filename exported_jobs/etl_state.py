@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
@@ -42,7 +43,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_transform import Outputs, read_raw, transform
 
 
-LAYOUT = 1  # the state's layout version: another one means a full refresh
+LAYOUT = 2  # the state's layout version: another one means a full refresh (2: the manifest's load generations)
 
 
 STATE = "_state"
@@ -62,6 +63,9 @@ class Manifest:
     committed: bool = True
     run_id: str = ""
     layout: int = LAYOUT
+    epoch: str = ""  # a new one at every full refresh: the bucket numbers of one epoch mean the same rows
+    generation: int = 0  # counts the committed runs of this epoch
+    written: dict[str, int] = field(default_factory=dict)  # bucket -> the generation that last rewrote its curated rows
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -113,8 +117,8 @@ def read_manifest(spark: SparkSession, state_root: str) -> Manifest | None:
     if text is None:
         return None
     doc = json.loads(text)
-    return Manifest(**{k: doc[k] for k in ("buckets", "fingerprint", "files", "committed", "run_id", "layout")
-                       if k in doc})
+    return Manifest(**{k: doc[k] for k in ("buckets", "fingerprint", "files", "committed", "run_id", "layout",
+                                           "epoch", "generation", "written") if k in doc})
 
 
 def invalidate(spark: SparkSession, output_root: str) -> bool:
@@ -257,6 +261,7 @@ class StateRun:
     results: dict[str, dict]  # file path -> its DQ results (files judged this run, new or again)
     new_files: set[str] = field(default_factory=set)
     numbers: dict = field(default_factory=dict)
+    changes: dict = field(default_factory=dict)  # {"epoch", "generation", "written"}: what the load needs to stage
 
 
 def _paths(output_root: str) -> dict[str, str]:
@@ -401,6 +406,9 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     with steps("state: write"):
         write_small(spark, paths["state"] + "manifest.json",
                     Manifest(buckets, fp, known, committed=False, run_id=run_id).to_json())
+        epoch = uuid.uuid4().hex[:12] if full else manifest.epoch
+        generation = 1 if full else manifest.generation + 1
+        written = {} if full else dict(manifest.written)
         new_index = edges.join(cids, "_rid").select("key", "_cid").distinct()
         affected = sorted({r._file for ds in DATASETS for r in keyed[ds].select("_file").distinct().collect()})
         frames = {paths[t]: (df, "_cid") for t, df in out.frames.items()}
@@ -434,8 +442,10 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         files_now = dict(known)
         for f in new_files:
             files_now[f.path] = {"dataset": f.dataset, "record_id": f.record_id, "order": f.order}
+        written.update({str(b): generation for b in touched})
         write_small(spark, paths["state"] + "manifest.json",
-                    Manifest(buckets, fp, files_now, committed=True, run_id=run_id).to_json())
+                    Manifest(buckets, fp, files_now, committed=True, run_id=run_id, epoch=epoch,
+                             generation=generation, written=written).to_json())
     judged = [r for r in results.values() if "records" in r]
     out.file_results = results
     out.totals = {"files": len(affected), "records": sum(r["records"] for r in judged),
@@ -443,7 +453,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     numbers = {"mode": "full refresh" if full else "incremental", "reason": reason or None, "buckets": buckets,
                "new_files": len(new_files), "files_judged": len(affected), "buckets_rewritten": len(touched)}
     log("state written", **numbers)
-    return StateRun(results, {f.path for f in new_files}, numbers), out
+    changes = {"epoch": epoch, "generation": generation, "written": written}
+    return StateRun(results, {f.path for f in new_files}, numbers, changes), out
 
 
 def _write_all(spark: SparkSession, frames: dict[str, tuple], full: bool, parallel: int = 6) -> None:

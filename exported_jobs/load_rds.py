@@ -654,8 +654,9 @@ def put_write_failures(value: float, namespace: str = "Customer360") -> None:
 
 def run_load(spark, curated_root: str, secret_id: str, database: str | None = None,
              metrics_namespace: str | None = "Customer360", partitions: int | None = None,
-             driver_bytes: int = DRIVER_BYTES) -> dict:
-    """The Glue job's last step: load curated/ into the database named by the secret; loud on failure."""
+             driver_bytes: int = DRIVER_BYTES, changes: dict | None = None) -> dict:
+    """The Glue job's last step: load curated/ into the database named by the secret; loud on failure. `changes`:
+    an incremental run's generations (see `load`)."""
     try:
         dsn = dsn_from_secret(read_secret(secret_id), database)
         log("load started", database=redact(dsn), curated=curated_root)
