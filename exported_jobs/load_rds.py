@@ -202,6 +202,34 @@ CREATE TABLE rejects (
 );
 CREATE INDEX rejects_file_idx ON rejects (source_file);
 """),
+    (2, "each row's state bucket and the load generation (incremental loads); retired golden ids", """
+ALTER TABLE customer360_golden ADD COLUMN c360_bucket integer;
+ALTER TABLE customers ADD COLUMN c360_bucket integer;
+ALTER TABLE purchases ADD COLUMN c360_bucket integer;
+ALTER TABLE purchase_items ADD COLUMN c360_bucket integer;
+ALTER TABLE feedback ADD COLUMN c360_bucket integer;
+ALTER TABLE rejects ADD COLUMN c360_bucket integer;
+CREATE INDEX customer360_golden_bucket_idx ON customer360_golden (c360_bucket);
+CREATE INDEX customers_bucket_idx ON customers (c360_bucket);
+CREATE INDEX purchases_bucket_idx ON purchases (c360_bucket);
+CREATE INDEX purchase_items_bucket_idx ON purchase_items (c360_bucket);
+CREATE INDEX feedback_bucket_idx ON feedback (c360_bucket);
+CREATE INDEX rejects_bucket_idx ON rejects (c360_bucket);
+
+CREATE TABLE retired_customer_ids (
+    retired_customer_id text PRIMARY KEY,
+    customer_id         text NOT NULL,
+    c360_bucket         integer
+);
+CREATE INDEX retired_customer_ids_bucket_idx ON retired_customer_ids (c360_bucket);
+
+CREATE TABLE c360_load_state (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    epoch      text,  -- the job state's epoch the tables were loaded from; NULL: a full load without one
+    generation integer NOT NULL,
+    loaded_at  timestamptz NOT NULL
+);
+"""),
 ]
 
 MIGRATION_LOCK = 360_001  # advisory lock ids: one for migrations, one for loads
@@ -244,6 +272,15 @@ class Table:
         return tuple(c for c in self.columns if c not in self.key and c not in self.audit)
 
 
+BUCKET = "c360_bucket"  # the row's bucket in the job's state (NULL when curated/ has none): what a scoped load replaces
+
+
+def _bucket(df):
+    from pyspark.sql import functions as F
+
+    return F.col("bucket").cast("int") if "bucket" in df.columns else F.lit(None).cast("int")
+
+
 def _pg_text_array(df):
     from pyspark.sql import functions as F
 
@@ -263,22 +300,23 @@ TABLES: tuple[Table, ...] = (
         "customer_id", "source_customer_ids", "full_name", "email", "phone", "city", "state", "country",
         "loyalty_tier", "signup_date", "date_of_birth", "gender", "marketing_opt_in", "order_count", "total_spend",
         "avg_order_value", "first_purchase_at", "last_purchase_at", "top_category", "feedback_count", "avg_rating",
-        "positive_feedback", "neutral_feedback", "negative_feedback", "latest_sentiment", "dq_score", "updated_at"),
+        "positive_feedback", "neutral_feedback", "negative_feedback", "latest_sentiment", "dq_score", "updated_at",
+        BUCKET),
         audit=("updated_at",), derived={"source_customer_ids": _pg_text_array}),
     Table("customers", ("source_customer_id",), (
         "source_customer_id", "customer_id", "first_name", "last_name", "email", "phone", "date_of_birth", "gender",
         "street", "city", "state", "postal_code", "country", "signup_date", "loyalty_tier", "marketing_opt_in",
-        "source_file")),
+        "source_file", BUCKET)),
     Table("purchases", ("purchase_id",), (
         "purchase_id", "customer_id", "source_customer_id", "purchase_ts", "currency", "total_amount", "total_usd",
-        "payment_method", "channel", "store_id", "source_file")),
+        "payment_method", "channel", "store_id", "source_file", BUCKET)),
     Table("purchase_items", ("purchase_id", "line"), (
-        "purchase_id", "line", "sku", "product_name", "category", "quantity", "unit_price")),
+        "purchase_id", "line", "sku", "product_name", "category", "quantity", "unit_price", BUCKET)),
     Table("feedback", ("feedback_id",), (
         "feedback_id", "customer_id", "source_customer_id", "purchase_id", "feedback_date", "rating", "channel",
-        "comment", "sentiment_label", "sentiment_score", "source_file")),
+        "comment", "sentiment_label", "sentiment_score", "source_file", BUCKET)),
     Table("rejects", ("reject_id",), (
-        "reject_id", "dataset", "source_file", "record_key", "failed_checks", "record"),
+        "reject_id", "dataset", "source_file", "record_key", "failed_checks", "record", BUCKET),
         derived={"reject_id": _reject_id}),
 )
 
@@ -287,7 +325,8 @@ def shaped(df, table: Table):
     """The curated frame as COPY writes it: the table's columns in order, derived ones computed."""
     from pyspark.sql import functions as F
 
-    return df.select(*[table.derived[c](df).alias(c) if c in table.derived else F.col(c) for c in table.columns])
+    derived = {BUCKET: _bucket, **table.derived}
+    return df.select(*[derived[c](df).alias(c) if c in derived else F.col(c) for c in table.columns])
 
 
 STAGING_SCHEMA = "c360_staging"
@@ -462,8 +501,9 @@ def _source(table: Table, load_id: str, parts):
     return sql.SQL(" UNION ALL ").join(selects)
 
 
-def switch_table(conn, table: Table, load_id: str, parts) -> dict[str, int]:
-    """Make `table` equal to its staged rows; returns {inserted, updated, deleted}.
+def switch_table(conn, table: Table, load_id: str, parts, scope: list[int] | None = None) -> dict[str, int]:
+    """Make `table` equal to its staged rows (with `scope`, its rows in those buckets: the rest stays); returns
+    {inserted, updated, deleted}.
 
     Set-based (hash joins against the staged rows), not INSERT ... ON CONFLICT: that probes the key index row by
     row and costs as much when nothing changed as when everything did.
@@ -477,9 +517,11 @@ def switch_table(conn, table: Table, load_id: str, parts) -> dict[str, int]:
     match = sql.SQL(" AND ").join(sql.SQL("{s}.{c} = {t}.{c}").format(s=s, t=t, c=sql.Identifier(c))
                                   for c in table.key)
     src = _source(table, load_id, parts)
+    in_scope = sql.SQL("") if scope is None else sql.SQL("{t}.{b} = ANY(%(scope)s) AND ").format(
+        t=t, b=sql.Identifier(BUCKET))
     deleted = conn.execute(sql.SQL(
-        "WITH s AS ({src}) DELETE FROM {t} WHERE NOT EXISTS (SELECT 1 FROM s WHERE {match})").format(
-        src=src, t=t, match=match)).rowcount
+        "WITH s AS ({src}) DELETE FROM {t} WHERE {in_scope}NOT EXISTS (SELECT 1 FROM s WHERE {match})").format(
+        src=src, t=t, match=match, in_scope=in_scope), None if scope is None else {"scope": scope}).rowcount
     updated = 0
     if table.compared:
         updated = conn.execute(sql.SQL(
@@ -505,26 +547,32 @@ class IntegrityError(RuntimeError):
     """The loaded tables would hold rows whose parent is missing: the switch is rolled back."""
 
 
-def orphans(conn, relations=RELATIONS) -> dict[str, int]:
-    """Rows whose parent row is missing, per relation (one anti-join each)."""
+def orphans(conn, relations=RELATIONS, scope: list[int] | None = None) -> dict[str, int]:
+    """Rows whose parent row is missing, per relation (one anti-join each). With `scope`, only child rows in those
+    buckets: a child and its parent share a component, so one bucket, and the other buckets did not change."""
     from psycopg import sql
 
     found = {}
     for (child, ccol), (parent, pcol) in relations.items():
-        n = conn.execute(sql.SQL("SELECT count(*) FROM {c} WHERE {c}.{cc} IS NOT NULL AND NOT EXISTS "
+        c = sql.Identifier(child)
+        in_scope = sql.SQL("") if scope is None else sql.SQL("{c}.{b} = ANY(%(scope)s) AND ").format(
+            c=c, b=sql.Identifier(BUCKET))
+        n = conn.execute(sql.SQL("SELECT count(*) FROM {c} WHERE {in_scope}{c}.{cc} IS NOT NULL AND NOT EXISTS "
                                  "(SELECT 1 FROM {p} WHERE {p}.{pc} = {c}.{cc})").format(
-            c=sql.Identifier(child), cc=sql.Identifier(ccol), p=sql.Identifier(parent),
-            pc=sql.Identifier(pcol))).fetchone()[0]
+            c=c, cc=sql.Identifier(ccol), p=sql.Identifier(parent), pc=sql.Identifier(pcol), in_scope=in_scope),
+            None if scope is None else {"scope": scope}).fetchone()[0]
         if n:
             found[f"{child}.{ccol} -> {parent}.{pcol}"] = n
     return found
 
 
-def switch(conn, staged: dict, load_id: str, tables=TABLES, timings: dict | None = None) -> dict[str, dict[str, int]]:
+def switch(conn, staged: dict, load_id: str, tables=TABLES, timings: dict | None = None,
+           scope: list[int] | None = None, mark: tuple[str | None, int] = (None, 0)) -> dict[str, dict[str, int]]:
     """Every table in one transaction: readers see the old state or the new one. The caller holds LOAD_LOCK.
 
-    `staged` maps each table to its staged partitions; `timings`, when given, receives the seconds of each step:
-    {"compare": {table: s}, "orphans": s, "commit": s} (logged as `load step` lines too).
+    `staged` maps each table to its staged partitions; `scope`: only those buckets' rows are replaced; `mark`
+    (epoch, generation) is recorded in `c360_load_state` in the same transaction; `timings`, when given, receives
+    the seconds of each step: {"compare": {table: s}, "orphans": s, "commit": s} (logged as `load step` lines too).
     """
     timings = {} if timings is None else timings
     timings["compare"], changes = {}, {}
@@ -532,21 +580,40 @@ def switch(conn, staged: dict, load_id: str, tables=TABLES, timings: dict | None
         conn.execute("SET LOCAL work_mem = '256MB'")  # the joins hash whole tables: in memory, not in batches on disk
         for table in tables:
             t0 = time.monotonic()
-            changes[table.name] = switch_table(conn, table, load_id, staged.get(table.name, {}))
+            changes[table.name] = switch_table(conn, table, load_id, staged.get(table.name, {}), scope)
             timings["compare"][table.name] = round(time.monotonic() - t0, 3)
             log("load step", step="compare", table=table.name, seconds=timings["compare"][table.name],
                 **changes[table.name])
         t0 = time.monotonic()
         checked = {k: v for k, v in RELATIONS.items() if k[0] in {t.name for t in tables}}
-        missing = orphans(conn, checked)
+        missing = orphans(conn, checked, scope)
         timings["orphans"] = round(time.monotonic() - t0, 3)
         log("load step", step="orphans", seconds=timings["orphans"], relations=len(checked))
         if missing:
             raise IntegrityError(f"the load would leave rows without their parent: {missing}")
+        record_load(conn, *mark)
         t0 = time.monotonic()  # leaving the block commits
     timings["commit"] = round(time.monotonic() - t0, 3)
     log("load step", step="commit", seconds=timings["commit"])
     return changes
+
+
+def record_load(conn, epoch: str | None, generation: int) -> None:
+    """What the tables now hold: the job state's epoch and generation (None, 0: a full load without a state)."""
+    conn.execute("INSERT INTO c360_load_state (singleton, epoch, generation, loaded_at) VALUES (true, %s, %s, now()) "
+                 "ON CONFLICT (singleton) DO UPDATE SET epoch = excluded.epoch, generation = excluded.generation, "
+                 "loaded_at = excluded.loaded_at", (epoch, generation))
+
+
+def load_scope(conn, changes: dict | None) -> list[int] | None:
+    """The buckets to load: None for every row (no `changes`, or the tables hold another epoch or none), else the
+    buckets rewritten after the generation the tables hold (empty: nothing changed since the last load)."""
+    if not changes or not changes.get("epoch"):
+        return None
+    row = conn.execute("SELECT epoch, generation FROM c360_load_state").fetchone()
+    if row is None or row[0] != changes["epoch"]:
+        return None
+    return sorted(int(b) for b, g in changes["written"].items() if g > row[1])
 
 
 def drop_staging(conn, load_id: str | None = None, chunk: int = 100) -> int:
@@ -569,8 +636,12 @@ def _hold_load_lock(conn) -> None:
 
 
 def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | None = None,
-         driver_bytes: int = DRIVER_BYTES) -> dict:
+         driver_bytes: int = DRIVER_BYTES, changes: dict | None = None) -> dict:
     """Load `<curated_root><table>` Parquet for every table; returns rows staged, changes and each step's seconds.
+
+    `changes` (from an incremental job run: {"epoch", "generation", "written": {bucket: generation}}) scopes the
+    load: when the database holds the same epoch, only the buckets rewritten after the generation it holds are
+    staged and replaced, and a load with none stages nothing. Otherwise (no `changes`, another epoch) every row is.
 
     One control connection holds the load lock (a session advisory lock) from the first staging table to the
     last drop, so a concurrent load waits and never sees or drops this load's staging tables. Steps, each logged
@@ -603,11 +674,24 @@ def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | No
         leftovers = drop_staging(conn)
         if leftovers:
             log("dropped staging tables left by an interrupted load", tables=leftovers)
-        done("lock", t0)
+        scope = load_scope(conn, changes)
+        mark = (changes["epoch"], changes["generation"]) if changes else (None, 0)
+        done("lock", t0, buckets="all" if scope is None else scope)
+        if scope == []:
+            record_load(conn, *mark)
+            log("load: nothing changed since the last load", epoch=mark[0], generation=mark[1])
+            return {"rows": {t.name: 0 for t in tables}, "changes": {}, "buckets": [],
+                    "seconds": round(time.monotonic() - started, 2), "stage_seconds": 0.0, "switch_seconds": 0.0,
+                    "steps": steps, "tables": tables_out}
         t0 = time.monotonic()
+
+        def read(table):  # every row, or the scope's bucket folders (only their files are listed and read)
+            path = f"{curated_root}{table.name}"
+            if scope is None:
+                return spark.read.parquet(path)
+            return spark.read.option("basePath", path).parquet(*[f"{path}/bucket={b}" for b in scope])
         with ThreadPoolExecutor(len(tables), thread_name_prefix="read") as pool:  # a small Spark job each
-            frames = dict(zip([t.name for t in tables],
-                              pool.map(lambda t: spark.read.parquet(f"{curated_root}{t.name}"), tables), strict=True))
+            frames = dict(zip([t.name for t in tables], pool.map(read, tables), strict=True))
         done("read", t0, tables=len(frames))
         t0 = time.monotonic()
         parts = stage_all(frames, dsn, load_id, tables, partitions, driver_bytes)
@@ -628,19 +712,20 @@ def load(spark, curated_root: str, dsn: str, tables=TABLES, partitions: int | No
             if conn.closed or conn.broken:  # lost mid-switch: the transaction rolled back; take the lock again
                 conn = connect(dsn, autocommit=True)
                 _hold_load_lock(conn)
-            return switch(conn, staged, load_id, tables, timings)
-        changes = with_retries("switch", do_switch)
+            return switch(conn, staged, load_id, tables, timings, scope, mark)
+        changed = with_retries("switch", do_switch)
         for name, seconds in timings["compare"].items():
-            tables_out[name].update(compare_seconds=seconds, **changes[name])
+            tables_out[name].update(compare_seconds=seconds, **changed[name])
         steps.update(compare=round(sum(timings["compare"].values()), 3), orphans=timings["orphans"],
                      commit=timings["commit"])
-        done("switch", t0, changes=changes)
+        done("switch", t0, changes=changed)
         t0 = time.monotonic()
         drop_staging(conn, load_id)
         done("drop", t0)
     finally:
         conn.close()  # also releases the load lock
-    return {"rows": rows, "changes": changes, "seconds": round(time.monotonic() - started, 2),
+    return {"rows": rows, "changes": changed, "buckets": "all" if scope is None else scope,
+            "seconds": round(time.monotonic() - started, 2),
             "stage_seconds": round(steps["read"] + steps["stage"], 2), "switch_seconds": round(steps["switch"], 2),
             "steps": steps, "tables": tables_out}
 
@@ -660,7 +745,7 @@ def run_load(spark, curated_root: str, secret_id: str, database: str | None = No
     try:
         dsn = dsn_from_secret(read_secret(secret_id), database)
         log("load started", database=redact(dsn), curated=curated_root)
-        result = load(spark, curated_root, dsn, partitions=partitions, driver_bytes=driver_bytes)
+        result = load(spark, curated_root, dsn, partitions=partitions, driver_bytes=driver_bytes, changes=changes)
     except Exception as e:
         log("load failed", error=f"{type(e).__name__}: {str(e).strip()[:500]}")
         if metrics_namespace:
