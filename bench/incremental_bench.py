@@ -1,7 +1,7 @@
 """Benchmark: an incremental run (--incremental true) against a full recompute, at growing history sizes.
 
-For each history size (generated: customers / purchases / feedback = 1 : 4 : 1, 2 files each, seed 7, then
-`validated_copy`), in folder mode with the exported job run standalone as Glue runs it (`python -E -s
+For each history size (generated: customers / purchases / feedback = 1 : 4 : 1 unless told otherwise, 2 files
+each, seed 7, then `validated_copy`), in folder mode with the exported job run standalone as Glue runs it (`python -E -s
 customer360_etl.py ...`, a cold JVM every run, local[*] Spark):
 
 1. **full refresh**: `--incremental true` on the history with no state (it builds the state);
@@ -15,7 +15,8 @@ Prints the job's own seconds ("job finished") and the wall seconds of each run, 
 timings depend on the machine and its load.
 
 Run: `python bench/incremental_bench.py` (sizes 500, 5000, 20000 customers: about 10 minutes on 2 cores);
-`--sizes 500,5000` to choose; `--json` for machine-readable output.
+`--sizes 500,5000` to choose; `--sizes 1000000 --purchases-per-customer 5` for the 1M / 5M / 1M history (about an
+hour: generation, the full refresh and the default run dominate); `--json` for machine-readable output.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def history(folder: Path, customers: int) -> Path:
+def history(folder: Path, customers: int, per_customer: int = 4) -> Path:
     from c360.datagen import Params, generate
     from c360.datagen.validated import validated_copy
 
-    params = Params(seed=7, customers=customers, purchases=4 * customers, feedback=customers, files=2, bad_files=0)
+    params = Params(seed=7, customers=customers, purchases=per_customer * customers, feedback=customers, files=2,
+                    bad_files=0)
     manifest = generate(params, folder / "generated", progress=False)
     return Path(validated_copy(folder / "generated", manifest, folder / "validated"))
 
@@ -76,6 +78,7 @@ def run_job(work: Path, data: Path, out: Path, *extra: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="500,5000,20000", help="customers per history, comma-separated")
+    ap.add_argument("--purchases-per-customer", type=int, default=4, help="5 for the 1M / 5M / 1M history")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     results = []
@@ -86,7 +89,7 @@ def main() -> None:
         shutil.copytree(ROOT / "schemas", work / "schemas")
         for size in (int(s) for s in a.sizes.split(",")):
             folder = work / f"h{size}"
-            data = history(folder, size)
+            data = history(folder, size, a.purchases_per_customer)
             records = sum(1 for _ in data.rglob("*") if _.is_file())
             row = {"customers": size, "files": records}
             row["full refresh"] = run_job(work, data, folder / "state", "--incremental", "true")
@@ -97,7 +100,8 @@ def main() -> None:
             row["yardstick: default run, every file"] = run_job(work, data, folder / "default")
             results.append(row)
             if not a.json:
-                print(f"history {size} customers / {4 * size} purchases / {size} feedback ({records} files):")
+                print(f"history {size} customers / {a.purchases_per_customer * size} purchases / {size} feedback "
+                      f"({records} files):")
                 for k, v in row.items():
                     if isinstance(v, dict):
                         print(f"  {k:38s} job {v['job']:7.1f} s   wall {v['wall']:7.1f} s   {v['mode']:12s}"
