@@ -49,8 +49,10 @@ class ProvisionConfig:
     lambda_zip: str = "build/lambda.zip"
     glue_script: str = "exported_jobs/customer360_etl.py"
     # shipped with --extra-py-files: every other module in the script's folder (the step modules exported from
-    # 20_glue_etl, the load from 30_load_rds)
+    # 20_glue_etl, the load from 30_load_rds), and these: the ledger protocol (from 10_validate), whose Queries on the
+    # ledger's index find the job's files
     glue_modules_dir: str = "exported_jobs"
+    glue_extra_modules: tuple[str, ...] = ("lambda/ledger.py",)
     additional_python_modules: str = ("textblob==0.20.1,email-validator==2.4.0,phonenumbers==9.0.43,"
                                       "psycopg[binary]==3.3.9")
     # aws only: where the database lives (ids of your VPC's private subnets and the VPC)
@@ -291,9 +293,9 @@ class Provisioner:
             ("WriteCurated", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{s3}/curated/*"]),
             ("ListOwnPrefixes", ["s3:ListBucket"], [s3],
              {"StringLike": {"s3:prefix": ["validated/*", "curated/*", "jobs/*", "schemas/*"]}}),
-            ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"],
+            ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
              [self.arn("dynamodb", f"table/{self.cfg.table}")]),
-            ("LedgerPendingIndex", ["dynamodb:Query"], [self.ledger_index_arn]),
+            ("LedgerPendingIndex", ["dynamodb:Query"], [self.ledger_index_arn]),  # the job finds its files by it
             ("DatabaseSecret", ["secretsmanager:GetSecretValue"],
              [self.arn("secretsmanager", f"secret:{self.cfg.name('rds-master')}-*")]),
             ("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -420,9 +422,12 @@ class Provisioner:
         script_key = f"jobs/{Path(self.cfg.glue_script).name}"
         self.upload(script_key, (self.root / self.cfg.glue_script).read_bytes(), "glue script")
         modules = []
-        for m in sorted((self.root / self.cfg.glue_modules_dir).glob("*.py")):
-            if m.name == Path(self.cfg.glue_script).name:
-                continue
+        shipped_files = [m for m in sorted((self.root / self.cfg.glue_modules_dir).glob("*.py"))
+                         if m.name != Path(self.cfg.glue_script).name]
+        shipped_files += [self.root / m for m in self.cfg.glue_extra_modules]
+        if len({m.name for m in shipped_files}) != len(shipped_files):
+            raise ValueError(f"two Glue modules share a name (each goes to jobs/<name>): {shipped_files}")
+        for m in shipped_files:
             key = f"jobs/{m.name}"
             self.upload(key, m.read_bytes(), "glue module")
             modules.append(f"s3://{self.cfg.bucket}/{key}")

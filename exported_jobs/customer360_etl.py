@@ -6,7 +6,8 @@ This is the entry point: its arguments, the run loop and `main()`. The steps liv
 exported from notebooks/20_glue_etl.ipynb and shipped with `--extra-py-files`: etl_readers (which files, read with
 explicit schemas), etl_cleaning (exact duplicates, cleaning, sentiment), etl_dqdl (the DQDL evaluator), etl_identity
 (latest versions, identity resolution), etl_golden (the golden table), etl_transform (the steps chained, curated/
-written) and etl_ledger (the files' ledger items), with etl_runtime (session, log, step timer). A run repeats until
+written), etl_state (incremental runs) and etl_ledger (the files' ledger items, through the ledger protocol
+ledger.py from 10_validate, shipped beside them), with etl_runtime (session, log, step timer). A run repeats until
 no PENDING file is left in the ledger; with a database secret it loads curated/ into PostgreSQL (load_rds.py, from
 30_load_rds) before completing the ledger.
 """
@@ -22,8 +23,8 @@ from pyspark.sql import SparkSession
 if "get_ipython" not in globals():  # the modules beside this one (--extra-py-files); 20_glue_etl defines them above
     from etl_cleaning import load_rates
     from etl_dqdl import parse_ruleset
-    from etl_ledger import complete_ledger, files_from_ledger, ledger_items
-    from etl_readers import DATASETS, files_from_folder, read_texts
+    from etl_ledger import complete_ledger, pending_files, valid_files
+    from etl_readers import DATASETS, InputFile, files_from_folder, read_texts
     from etl_runtime import JOB_NAME, Steps, log, spark_session
     from etl_state import fingerprint, invalidate, run_state
     from etl_transform import failure_percent, results_frame, transform, write_curated
@@ -120,10 +121,15 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         import boto3
 
         table = boto3.resource("dynamodb").Table(args["ledger_table"])
+
+    def every_file() -> list[InputFile]:
+        """Every current file: what a run that recomputes everything reads (the default run, a full refresh)."""
+        return valid_files(table, input_root) if table is not None else files_from_folder(input_root)
+
     summary = {"passes": 0, "files": 0, "updated": 0}
     handled: set[str] = set()
-    with steps("ledger look-up"):
-        files = files_from_ledger(ledger_items(table), input_root) if table else files_from_folder(input_root)
+    with steps("ledger look-up"):  # incremental: the PENDING files (the state names the others), else every file
+        files = pending_files(table, input_root) if incremental and table is not None else every_file()
     for _ in range(int(args.get("max_passes", 10))):
         summary["passes"] += 1
         log("pass started", pass_no=summary["passes"], files=len(files),
@@ -131,8 +137,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         changes = None
         if incremental:
             state, out = run_state(spark, files, rulesets, rates, now, output_root, fp, analyzer,
-                                   full_refresh and summary["passes"] == 1, run_id, steps)
-            judged = [f for f in files if f.path in state.results or f.path in state.new_files]
+                                   full_refresh and summary["passes"] == 1, run_id, steps, every_file)
+            judged = state.judged  # the new files and every earlier one whose records it judged again
             with steps("write curated"):
                 results_frame(spark, out, judged).write.mode("overwrite").parquet(f"{output_root}curated/dq_results")
             summary.update(state.numbers)
@@ -156,16 +162,18 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             with steps("ledger completion"):
                 summary["updated"] += complete_ledger(table, judged, out, threshold, run_id,
                                                       datetime.now(UTC).isoformat(timespec="seconds"))
-        handled |= {f.record_id for f in files if f.record_id}
+        handled |= {f.record_id for f in (*files, *judged) if f.record_id}
         summary.update(dq_failure_percent=failure_percent(out), **out.totals)
         if table is None:
             break
         with steps("ledger look-up"):
-            files = files_from_ledger(ledger_items(table), input_root)  # the next pass reads what this look found
-        waiting = [f for f in files if f.status == "PENDING" and f.record_id not in handled]
+            pending = pending_files(table, input_root)
+        waiting = [f for f in pending if f.record_id not in handled]
         if not waiting:
             break
         log("files arrived during the run: another pass", files=[f.record_id for f in waiting])
+        with steps("ledger look-up"):
+            files = pending if incremental else every_file()
     else:
         log("max_passes reached with files still PENDING: the next run takes them", max_passes=args["max_passes"])
     summary["seconds"] = round(time.time() - started.timestamp(), 1)
@@ -173,9 +181,10 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     return summary
 
 
-# The modules the steps live in: Spark's Python workers import them too (the UDFs are defined in them).
-MODULES = ("etl_runtime", "etl_readers", "etl_ledger", "etl_cleaning", "etl_dqdl", "etl_identity", "etl_golden",
-           "etl_transform", "etl_state")
+# The modules the steps live in: Spark's Python workers import them too (the UDFs are defined in them); and the
+# ledger protocol (lambda/ledger.py, from 10_validate), which etl_ledger imports when it is shipped.
+MODULES = ("ledger", "etl_runtime", "etl_readers", "etl_ledger", "etl_cleaning", "etl_dqdl", "etl_identity",
+           "etl_golden", "etl_transform", "etl_state")
 
 
 def ship_modules(spark: SparkSession) -> list[str]:

@@ -26,6 +26,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
@@ -38,7 +39,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_cleaning import clean_customers, clean_feedback, clean_purchases
     from etl_dqdl import Rule, leaves, results_from_counts
     from etl_identity import connected_labels, match_keys
-    from etl_readers import DATASETS, InputFile, local_path
+    from etl_readers import DATASETS, InputFile, file_format, local_path
     from etl_runtime import Steps, log
     from etl_transform import Outputs, read_raw, transform
 
@@ -260,6 +261,7 @@ class StateRun:
     """What an incremental or full run wrote: the files whose results changed and the numbers for the log."""
     results: dict[str, dict]  # file path -> its DQ results (files judged this run, new or again)
     new_files: set[str] = field(default_factory=set)
+    judged: list[InputFile] = field(default_factory=list)  # the new files and the earlier ones judged again
     numbers: dict = field(default_factory=dict)
     changes: dict = field(default_factory=dict)  # {"epoch", "generation", "written"}: what the load needs to stage
 
@@ -331,13 +333,20 @@ def _buckets_df(spark: SparkSession, values: list[str], column: str) -> DataFram
     return spark.createDataFrame([(v,) for v in values], f"{column} string")
 
 
+def known_file(path: str, entry: dict) -> InputFile:
+    """A file the state holds, as its manifest names it: its dataset, ledger record id and arrival order."""
+    return InputFile(path, entry["dataset"], file_format(path), entry["order"], entry.get("record_id"))
+
+
 def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
               now: datetime, output_root: str, fp: str, analyzer: str = "textblob", full_refresh: bool = False,
-              run_id: str = "", steps: Steps | None = None) -> tuple[StateRun, Outputs]:
-    """One run in state mode. `files` are every file the run knows of (the ledger's, or a folder's); those the
-    state does not hold yet are new. A full refresh (asked for, or forced: no state, an uncommitted one, other rules
-    or layout, a batch with more than SMALL_CLOSURE link keys) transforms all of them; otherwise only the new files
-    and the components they reach."""
+              run_id: str = "", steps: Steps | None = None,
+              every_file: Callable[[], list[InputFile]] | None = None) -> tuple[StateRun, Outputs]:
+    """One run in state mode. `files` hold at least every file the state does not hold yet (the ledger's PENDING
+    files; a folder's every file): those are new. A full refresh (asked for, or forced: no state, an uncommitted one,
+    other rules or layout, a batch with more than SMALL_CLOSURE link keys) transforms every current file, which
+    `every_file` gives (called then only; None: `files` are every file); otherwise only the new files and the
+    components they reach. The earlier files whose records are judged again are named by the manifest."""
     steps = steps or Steps()
     paths = _paths(output_root)
     with steps("state look-up"):
@@ -347,6 +356,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
               "other layout" if manifest.layout != LAYOUT else
               "rules, rates or options changed" if manifest.fingerprint != fp else "")
     full = bool(reason)
+    if full and every_file is not None:
+        files = every_file()
     known = {} if full else manifest.files
     new_files = [f for f in files if f.path not in known]
     log("state", mode="full refresh" if full else "incremental", reason=reason or None, files=len(files),
@@ -356,6 +367,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         raw_new = with_rid(read_raw(spark, new_files))
         new_edges = record_keys(raw_new, rulesets, rates).localCheckpoint(eager=True)
         if not full and (links := new_edges.count()) > SMALL_CLOSURE:  # the look-up is made on the driver
+            files = every_file() if every_file is not None else files
             full, reason, known, new_files = True, f"a large batch ({links} link keys)", {}, files
             log("state", mode="full refresh", reason=reason, files=len(files), new_files=len(files))
             raw_new = with_rid(read_raw(spark, new_files))
@@ -454,7 +466,9 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                "new_files": len(new_files), "files_judged": len(affected), "buckets_rewritten": len(touched)}
     log("state written", **numbers)
     changes = {"epoch": epoch, "generation": generation, "written": written}
-    return StateRun(results, {f.path for f in new_files}, numbers, changes), out
+    new_paths = {f.path for f in new_files}
+    judged = new_files + [known_file(p, e) for p, e in sorted(known.items()) if p in results and p not in new_paths]
+    return StateRun(results, new_paths, judged, numbers, changes), out
 
 
 def _write_all(spark: SparkSession, frames: dict[str, tuple], full: bool, parallel: int = 6) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import body, mail_failed_glue_runs, mails, wait
 
-from c360 import aws
+from c360 import aws, shipped
 
 pytestmark = pytest.mark.e2e
 
@@ -182,7 +182,8 @@ def test_the_customer360_job_runs_incrementally_over_s3(glue, root, tmp_path):
     from c360.datagen.validated import validated_copy
 
     s3 = aws.client("s3")
-    for module in (root / "exported_jobs").glob("*.py"):
+    extra = [*(root / "exported_jobs").glob("etl_*.py"), root / "lambda" / "ledger.py"]  # as 00_provision ships them
+    for module in [root / "exported_jobs" / "customer360_etl.py", *extra]:
         s3.upload_file(str(module), BUCKET, f"jobs/{module.name}")
     for schema in (root / "schemas").glob("*"):
         if schema.is_file():
@@ -192,12 +193,13 @@ def test_the_customer360_job_runs_incrementally_over_s3(glue, root, tmp_path):
     files = sorted(p for p in validated_copy(tmp_path / "gen", manifest, tmp_path / "validated").rglob("*")
                    if p.is_file())
     counts = {Path(f["path"]).name: f["records"] for f in manifest["files"]}
-    ddb = aws.client("dynamodb")
-    ddb.create_table(TableName="c360-incremental-ledger", BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "record_id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "record_id", "AttributeType": "S"}])
+    protocol = shipped.lambda_module("ledger")  # the table as 00_provision makes it: with the job's index
+    aws.client("dynamodb").create_table(
+        TableName="c360-incremental-ledger", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": protocol.KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=protocol.attribute_definitions(), GlobalSecondaryIndexes=[protocol.index_definition()])
     ledger = aws.resource("dynamodb").Table("c360-incremental-ledger")
-    modules = ",".join(f"s3://{BUCKET}/jobs/{m.name}" for m in (root / "exported_jobs").glob("etl_*.py"))
+    modules = ",".join(f"s3://{BUCKET}/jobs/{m.name}" for m in extra)
     glue.create_job(Name="c360-incremental", Role="arn:aws:iam::123456789012:role/glue-test", GlueVersion="6.0",
                     Command={"Name": "glueetl", "ScriptLocation": f"s3://{BUCKET}/jobs/customer360_etl.py",
                              "PythonVersion": "3"},

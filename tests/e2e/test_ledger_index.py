@@ -1,5 +1,5 @@
 """lambda/ledger.py against the local stack's DynamoDB: the PENDING files by a Query on the index, page after page;
-and the Lambda's after_run finding late files through it."""
+the Lambda's after_run finding late files through it; and the Glue job finding its files through it, with no Scan."""
 
 from __future__ import annotations
 
@@ -135,3 +135,61 @@ def test_after_run_finds_late_files_by_the_index_and_asks_the_table_when_it_lags
     assert result == {"result": "started", "pending": len(late), "glue": "jr_after_run"} and glue.started
     assert "pending_before_run" in capsys.readouterr().out  # the older PENDING files are only reported
     assert router.after_run({"state": "FAILED", "jobName": "the-job", "jobRunId": "jr_1"}) == {"result": "ignored"}
+
+
+def test_the_glue_job_finds_its_files_by_the_index_and_never_scans(etl, spark, root, local_stack, shipped_env,
+                                                                   tmp_path, monkeypatch):
+    """Every DynamoDB request the job makes (through boto3's default session, as on Glue) is recorded: a default run
+    and an incremental run that makes a full refresh read every VALID file (one Query per status), an incremental run
+    with a committed state asks for the PENDING files only, and no run Scans. The incremental run also completes the
+    earlier files whose records it judged again (named by its state's manifest)."""
+    import boto3
+
+    from c360.datagen.validated import write_tiny
+
+    name = "c360-ledger-job"
+    Provisioner(ProvisionConfig(env=name, table=name), config.settings(), root).ensure_table()
+    table = aws.resource("dynamodb").Table(name)
+    write_tiny(tmp_path / "validated")  # one customer, one purchase of it, one feedback row on that purchase
+
+    def arrives(n: int, dataset: str, file_name: str) -> None:  # as the Lambda leaves a good file
+        table.put_item(Item={
+            "record_id": f"s3://lake/raw/{dataset}/{file_name}?versionId=v{n}", "dataset": dataset,
+            "validation_status": "VALID", "status": "PENDING", "moved": True, "record_count": 1,
+            "destination": f"validated/{dataset}/{file_name}", "source_key": f"raw/{dataset}/{file_name}",
+            "received_at": _iso(BEGAN + timedelta(seconds=n))})
+
+    requests: list[tuple[str, str | None]] = []  # (operation, the status a Query asks for)
+    session = boto3.Session()
+    session.events.register("provide-client-params.dynamodb", lambda params, model, **_: requests.append(
+        (model.name, params.get("ExpressionAttributeValues", {}).get(":s"))))
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+
+    def run(output: str, run_id: str, *extra: str) -> tuple[dict, list]:
+        requests.clear()
+        summary = etl.run(spark, etl.parse_job_args([
+            "--ledger_table", name, "--input_root", f"{tmp_path}/", "--output_root", f"{tmp_path / output}/",
+            "--rules_root", f"{root / 'schemas'}/", "--metrics_namespace", "", "--now", "2026-07-01T00:00:00+00:00",
+            "--JOB_RUN_ID", run_id, *extra]))
+        return summary, list(requests)
+
+    try:
+        arrives(0, "customer_details", "c.xml")
+        arrives(1, "purchases", "p.jsonl")
+        summary, sent = run("default", "jr_default")
+        assert summary["updated"] == 2 and {op for op, _ in sent} == {"Query", "UpdateItem"}, sent
+        assert {s for op, s in sent if op == "Query"} == {"PENDING", "SUCCESS", "FAILED"}  # valid_items
+        summary, sent = run("incremental", "jr_incremental_1", "--incremental", "true")
+        assert (summary["mode"], summary["reason"], summary["new_files"]) == ("full refresh", "no state", 2)
+        assert summary["updated"] == 2 and {op for op, _ in sent} == {"Query", "UpdateItem"}, sent
+        assert {s for op, s in sent if op == "Query"} == {"PENDING", "SUCCESS", "FAILED"}  # every file, once full
+        arrives(2, "feedback", "f.csv")
+        summary, sent = run("incremental", "jr_incremental_2", "--incremental", "true")
+        assert (summary["mode"], summary["new_files"], summary["files_judged"]) == ("incremental", 1, 3), summary
+        assert {op for op, _ in sent} == {"Query", "UpdateItem"}, sent
+        assert {s for op, s in sent if op == "Query"} == {"PENDING"}  # the state's manifest names the other files
+        items = shipped.lambda_module("ledger").valid_items(table)
+        assert len(items) == 3 and {(i["status"], i["glue_job_run_id"]) for i in items} == {
+            ("SUCCESS", "jr_incremental_2")}  # the feedback's customer and purchase were judged again
+    finally:
+        aws.client("dynamodb").delete_table(TableName=name)

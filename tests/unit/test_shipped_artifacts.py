@@ -51,10 +51,11 @@ def test_glue_arguments_parse_like_glue():
 
 
 def test_glue_script_runs_standalone_outside_the_project(root, tmp_path):
-    """Copied with its step modules alone to another folder (as Glue stores them in S3), the script runs as a script,
-    on plain PySpark: the workers get the modules from ship_modules (on Glue, from --extra-py-files)."""
+    """Copied with its step modules and the ledger protocol alone to another folder (as Glue stores them in S3), the
+    script runs as a script, on plain PySpark: the workers get the modules from ship_modules (on Glue, from
+    --extra-py-files)."""
     script = tmp_path / "customer360_etl.py"
-    for module in (root / "exported_jobs").glob("*.py"):
+    for module in [*(root / "exported_jobs").glob("*.py"), root / "lambda" / "ledger.py"]:
         if module.name != "load_rds.py":  # not needed without a database
             shutil.copy(module, tmp_path / module.name)
     shutil.copytree(root / "schemas", tmp_path / "schemas")
@@ -67,6 +68,8 @@ def test_glue_script_runs_standalone_outside_the_project(root, tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     events = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert events[0]["event"] == "job started" and events[0]["arguments"]["bucket"] == "lake"
+    shipped_to_workers = next(e["modules"] for e in events if e["event"] == "modules shipped to the workers")
+    assert {"ledger.py", "etl_ledger.py", "etl_state.py"} <= set(shipped_to_workers)
     assert events[-1]["event"] == "job finished" and events[-1]["records"] == 3 and events[-1]["failed_records"] == 0
     import pandas as pd
 
