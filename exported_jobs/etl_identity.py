@@ -44,6 +44,11 @@ def connected_labels(keys: DataFrame, labels: DataFrame, node: str, max_rounds: 
     raise RuntimeError(f"{what} did not converge in {max_rounds} rounds")
 
 
+def golden_id(source_id):
+    """The golden `customer_id` a cluster gets from its label's source id: `C360-` and 16 hex digits of its SHA-256."""
+    return F.concat(F.lit("C360-"), F.upper(F.substring(F.sha2(source_id, 256), 1, 16)))
+
+
 def resolve_identities(customers: DataFrame, max_rounds: int = 20) -> DataFrame:
     """(source_customer_id, customer_id) for every current customer record: connected components over the match
     keys, each named after its member with the earliest signup date (then the smallest source id)."""
@@ -53,9 +58,19 @@ def resolve_identities(customers: DataFrame, max_rounds: int = 20) -> DataFrame:
                      F.col("source_customer_id").alias("id"))
     labels = connected_labels(match_keys(nodes), nodes.select("source_customer_id", label.alias("label")),
                               "source_customer_id", max_rounds)
-    return labels.select("source_customer_id",
-                         F.concat(F.lit("C360-"), F.upper(F.substring(F.sha2(F.col("label.id"), 256), 1, 16)))
-                         .alias("customer_id"))
+    return labels.select("source_customer_id", golden_id(F.col("label.id")).alias("customer_id"))
+
+
+def retired_ids(customers: DataFrame) -> DataFrame:
+    """(retired_customer_id, customer_id), distinct: for each current customer record (source_customer_id with its
+    cluster's customer_id) whose own id, `golden_id` of its source id, is not its cluster's, that id and the one it
+    points to now. Every id a merge retired is there (the member it was derived from is still in the merged cluster),
+    and ids never issued too (a member that joined an older cluster). A function of the current records only: an
+    incremental run gives a full refresh's rows. With the customers' state component `_cid` (state mode) kept."""
+    keep = ["_cid"] if "_cid" in customers.columns else []
+    own = golden_id(F.col("source_customer_id"))
+    return customers.where(own != F.col("customer_id")) \
+        .select(own.alias("retired_customer_id"), "customer_id", *keep).distinct()
 
 
 def pair_scores(golden_ids: dict[str, str], person_of: dict[str, str]) -> dict[str, float]:

@@ -44,13 +44,14 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_transform import Outputs, read_raw, transform
 
 
-LAYOUT = 2  # the state's layout version: another one means a full refresh (2: the manifest's load generations)
+LAYOUT = 3  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids)
 
 
 STATE = "_state"
 
 
-TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "rejects")
+TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
+          "rejects")
 
 
 ROWS_PER_BUCKET = 50_000  # a full refresh sizes the buckets so (records / buckets) stays about this

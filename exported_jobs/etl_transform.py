@@ -24,7 +24,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     )
     from etl_dqdl import Rule, apply_actions, evaluate_rules, file_results, rule_counts
     from etl_golden import build_golden
-    from etl_identity import latest_versions, resolve_identities
+    from etl_identity import latest_versions, resolve_identities, retired_ids
     from etl_readers import DATASETS, InputFile, _empty, check_counts, read_dataset
     from etl_runtime import Steps, log
 
@@ -151,6 +151,7 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             "feedback_id", "customer_id", "source_customer_id", "purchase_id", "feedback_date", "rating", "channel",
             "comment", "sentiment_label", "sentiment_score", F.col("_file").alias("source_file"), *keep),
         "customer360_golden": golden,
+        "retired_customer_ids": retired_ids(customers),
         "rejects": reduce(DataFrame.unionByName, [
             d.where(F.col("_rejected")).select(
                 F.lit(name).alias("dataset"), F.col("_file").alias("source_file"), F.col(key).alias("record_key"),

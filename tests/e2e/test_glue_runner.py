@@ -236,7 +236,7 @@ def test_the_customer360_job_runs_incrementally_over_s3(glue, root, tmp_path):
     log = run()
     assert '"mode": "incremental"' in log and f'"new_files": {len(files[1::2])}' in log, log[-3000:]
     run(**{"--output_root": f"s3://{BUCKET}/ref/", "--full_refresh": "true"})
-    for table in ("customers", "purchases", "feedback", "customer360_golden", "rejects"):
+    for table in ("customers", "purchases", "feedback", "customer360_golden", "retired_customer_ids", "rejects"):
         got = _s3_table(f"inc/curated/{table}/", tmp_path)
         assert got and got == _s3_table(f"ref/curated/{table}/", tmp_path), table
     items = ledger.scan()["Items"]

@@ -106,10 +106,27 @@ def test_every_record_is_accounted_for(job):
         assert kept + dups + superseded == read, dataset
 
 
+def test_retired_ids_map_every_merged_members_own_id_to_its_golden_id(job):
+    """Every source id of a golden customer whose own id (the golden formula on it) is not the customer's: one row,
+    that id -> the customer's id (the cluster's label is the one member whose own id is the customer's)."""
+    from hashlib import sha256
+
+    _, out, _, _, _ = job
+    golden, retired = _frame(out, "customer360_golden"), _frame(out, "retired_customer_ids")
+    assert list(retired.columns) == ["retired_customer_id", "customer_id"] and retired.retired_customer_id.is_unique
+    expected = {("C360-" + sha256(s.encode()).hexdigest()[:16].upper(), g.customer_id)
+                for g in golden.itertuples() for s in g.source_customer_ids}
+    expected = {(own, cid) for own, cid in expected if own != cid}
+    assert set(retired.itertuples(index=False, name=None)) == expected
+    assert len(retired) == sum(len(ids) - 1 for ids in golden.source_customer_ids) > 0
+    assert not set(retired.retired_customer_id) & set(golden.customer_id)
+
+
 def test_a_second_run_gives_the_same_outputs(etl, spark, job, job_run, root):
     folder, first, second, _, _ = job
     run_job(etl, spark, folder, second, root, job_run[-1])
-    for name in ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "rejects"):
+    for name in ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
+                 "rejects"):
         a, b = _frame(first, name), _frame(second, name)
         a, b = (x.drop(columns=[c for c in ("updated_at",) if c in x]).astype(str).sort_values(list(x.columns[:3]))
                 .reset_index(drop=True) for x in (a, b))

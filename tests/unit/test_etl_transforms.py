@@ -140,6 +140,38 @@ def test_identity_resolution_is_transitive_and_order_free(etl, spark):
     assert again == ids
 
 
+def test_a_merge_retires_an_id_and_records_where_it_points(etl, spark):
+    """Two persons with golden ids of their own; a third record links them (its e-mail is one's, its phone, birth date
+    and last name the other's): the merged person keeps the earliest member's id, the other id retires and points to
+    it. The bridge never had an id of its own, and is mapped too (the table is a superset of the ids issued)."""
+    from hashlib import sha256
+
+    def own(source_id: str) -> str:
+        return "C360-" + sha256(source_id.encode()).hexdigest()[:16].upper()
+
+    schema = ("source_customer_id string, email string, email_valid boolean, phone_e164 string, date_of_birth date, "
+              "signup_date date, last_name string")
+    before = [("CRM-1", "x@y.co", True, None, None, date(2021, 1, 1), "Lee"),
+              ("WEB-2", "w@y.co", True, "+14155552671", date(1980, 5, 5), date(2019, 1, 1), "Marks")]
+    after = before + [("APP-3", "x@y.co", True, "+14155552671", date(1980, 5, 5), date(2022, 1, 1), "Marks")]
+
+    def retired(rows):
+        customers = spark.createDataFrame(rows, schema)
+        ids = etl.resolve_identities(customers)
+        return {r.retired_customer_id: r.customer_id for r in etl.retired_ids(customers.join(ids, "source_customer_id"))
+                .collect()}, {r.customer_id for r in ids.collect()}
+    table, issued = retired(before)
+    assert table == {} and issued == {own("CRM-1"), own("WEB-2")}
+    table, current = retired(after)
+    assert current == {own("WEB-2")}  # the earliest signup names the merged person
+    assert table == {own("CRM-1"): own("WEB-2"), own("APP-3"): own("WEB-2")}
+    assert issued - current <= set(table)
+    # state mode: the component is kept; a source id seen twice gives one row
+    rows = [("CRM-1", own("WEB-2"), "c"), ("CRM-1", own("WEB-2"), "c"), ("WEB-2", own("WEB-2"), "c")]
+    frame = spark.createDataFrame(rows, "source_customer_id string, customer_id string, _cid string")
+    assert [tuple(r) for r in etl.retired_ids(frame).collect()] == [(own("CRM-1"), own("WEB-2"), "c")]
+
+
 def test_pair_scores(etl):
     s = etl.pair_scores({"a": 1, "b": 1, "c": 1, "d": 2}, {"a": "p", "b": "p", "c": "q", "d": "q"})
     assert (s["pairs_found"], s["true_pairs"], s["correct"]) == (3, 2, 1)

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 NOW = "2026-07-01T00:00:00+00:00"
-TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "rejects")
+TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
+          "rejects")
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +101,7 @@ def test_random_batches_equal_a_full_refresh_then_nothing_new_changes_nothing(et
     feeder.assert_equals_full_refresh(tmp_path / "full")  # the reliability suite compares after every feed
     golden = spark.read.parquet(f"{feeder.output}/curated/customer360_golden")
     assert golden.count() > 100 and golden.where("size(source_customer_ids) > 1").count() > 0  # merges happened
+    assert spark.read.parquet(f"{feeder.output}/curated/retired_customer_ids").count() > 0  # and retired ids
 
     def tables():
         return {t: sorted(spark.read.parquet(f"{feeder.output}/curated/{t}").drop("updated_at").collect())
