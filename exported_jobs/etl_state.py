@@ -291,7 +291,8 @@ def _write(spark: SparkSession, frame: DataFrame, path: str, buckets: list[int],
     else:
         for b in buckets:
             fs.delete(jvm.org.apache.hadoop.fs.Path(f"{path}/bucket={b}"), True)
-    frame.write.mode("append").partitionBy("bucket").parquet(path)
+    # one task per bucket: a file per bucket, not one per (task, bucket) (256 buckets x 200 tasks at 1M customers)
+    frame.repartition("bucket").write.mode("append").partitionBy("bucket").parquet(path)
     schema = frame.drop("bucket").schema
     for b in buckets:
         if not fs.exists(jvm.org.apache.hadoop.fs.Path(f"{path}/bucket={b}")):
@@ -375,8 +376,15 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             new_edges = record_keys(raw_new, rulesets, rates).localCheckpoint(eager=True)
     if full:
         with steps("state: components"):
-            buckets = bucket_count(new_edges.select("_rid").distinct().count())
-            cids = components(raw_new, new_edges).localCheckpoint(eager=True)
+            rows = new_edges.limit(SMALL_CLOSURE + 1).collect()
+            if len(rows) <= SMALL_CLOSURE:  # a small history: the components on the driver, no Spark rounds
+                cids = union_find([(r._rid, r.key) for r in rows])
+                buckets = bucket_count(len(cids))
+                cids = spark.createDataFrame(list(cids.items()), "_rid string, _cid string")
+            else:
+                buckets = bucket_count(new_edges.select("_rid").distinct().count())
+                cids = components(raw_new, new_edges)
+            cids = cids.localCheckpoint(eager=True)
             edges, raw_all, old_cids = new_edges, raw_new, []
     else:
         buckets = manifest.buckets
@@ -444,13 +452,19 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                           where[key]) for p, (df, key) in frames.items()}
         _write_all(spark, frames, full)
 
+    # PENDING files the state already holds: a run committed the state, then stopped before completing their
+    # ledger items. Their results are in the state; this run completes them (with a ledger, `files` are PENDING).
+    stuck = sorted(f.path for f in files if f.path in known and f.path not in affected) \
+        if every_file is not None and not full else []
+    if stuck:
+        log("state: PENDING files the state already holds are completed from it", files=len(stuck))
     with steps("state: results"):
         results: dict[str, dict] = {}
-        wanted = F.broadcast(_buckets_df(spark, affected, "_file"))
+        wanted = F.broadcast(_buckets_df(spark, affected + stuck, "_file"))
         for ds in DATASETS:
             schema = T.StructType([*out.partials[ds].schema.fields, T.StructField("bucket", T.IntegerType())])
             part = spark.read.schema(schema).parquet(paths[f"partials/{ds}"]) \
-                .where(F.col("bucket").isin(buckets_of(affected, buckets))).join(wanted, "_file", "left_semi")
+                .where(F.col("bucket").isin(buckets_of(affected + stuck, buckets))).join(wanted, "_file", "left_semi")
             results.update(_results(part, rulesets, ds))
         files_now = dict(known)
         for f in new_files:

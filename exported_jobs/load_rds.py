@@ -318,6 +318,7 @@ TABLES: tuple[Table, ...] = (
     Table("rejects", ("reject_id",), (
         "reject_id", "dataset", "source_file", "record_key", "failed_checks", "record", BUCKET),
         derived={"reject_id": _reject_id}),
+    Table("retired_customer_ids", ("retired_customer_id",), ("retired_customer_id", "customer_id", BUCKET)),
 )
 
 
@@ -540,7 +541,8 @@ def switch_table(conn, table: Table, load_id: str, parts, scope: list[int] | Non
 RELATIONS = {("customers", "customer_id"): ("customer360_golden", "customer_id"),
              ("purchases", "customer_id"): ("customer360_golden", "customer_id"),
              ("feedback", "customer_id"): ("customer360_golden", "customer_id"),
-             ("purchase_items", "purchase_id"): ("purchases", "purchase_id")}
+             ("purchase_items", "purchase_id"): ("purchases", "purchase_id"),
+             ("retired_customer_ids", "customer_id"): ("customer360_golden", "customer_id")}
 
 
 class IntegrityError(RuntimeError):

@@ -191,5 +191,18 @@ def test_the_glue_job_finds_its_files_by_the_index_and_never_scans(etl, spark, r
         items = shipped.lambda_module("ledger").valid_items(table)
         assert len(items) == 3 and {(i["status"], i["glue_job_run_id"]) for i in items} == {
             ("SUCCESS", "jr_incremental_2")}  # the feedback's customer and purchase were judged again
+
+        # a run that committed its state, then stopped before completing the ledger, leaves a file the state holds
+        # PENDING: the next run completes it from the state, and touches no other item
+        stuck = next(i for i in items if i["dataset"] == "feedback")
+        table.update_item(Key={"record_id": stuck["record_id"]}, UpdateExpression="SET #s = :p",
+                          ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":p": "PENDING"})
+        summary, sent = run("incremental", "jr_incremental_3", "--incremental", "true")
+        assert (summary["mode"], summary["new_files"], summary["files_judged"]) == ("incremental", 0, 0), summary
+        after = {i["record_id"]: i for i in shipped.lambda_module("ledger").valid_items(table)}
+        assert (after[stuck["record_id"]]["status"], after[stuck["record_id"]]["glue_job_run_id"]) == (
+            "SUCCESS", "jr_incremental_3")
+        assert after[stuck["record_id"]]["record_count"] == stuck["record_count"]
+        assert {i["glue_job_run_id"] for r, i in after.items() if r != stuck["record_id"]} == {"jr_incremental_2"}
     finally:
         aws.client("dynamodb").delete_table(TableName=name)
