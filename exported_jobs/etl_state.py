@@ -199,11 +199,14 @@ def _data_hash(df: DataFrame):
     return F.sha2(F.to_json(F.struct(*data)), 256)
 
 
-def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rates: DataFrame) -> DataFrame:
+def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rates: DataFrame,
+                present: set[str] | None = None) -> DataFrame:
     """(_rid, key) for every link key of every record (the keys any group of the job is formed by):
     `s:` source customer id, `m:` identity match key, `p:` purchase id, `f:` feedback id, `h:` the record's data (its
     exact duplicates), and `u:`/`r:` the columns of the rulesets' Uniqueness and ReferentialIntegrity rules. Values
-    are the cleaned ones the rules judge; a value flagged to NULL later still links (a superset is safe)."""
+    are the cleaned ones the rules judge; a value flagged to NULL later still links (a superset is safe).
+    `present`: the datasets that have records (None: all); the others are not planned (a customer's cleaning runs
+    a pandas UDF: a Python worker started for nothing)."""
     def keyed(df, exprs):
         return df.select("_rid", F.explode(F.array(*exprs)).alias("key")).where(F.col("key").isNotNull())
 
@@ -222,26 +225,28 @@ def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rate
                     out.append(tagged(f"r:{node[2]}:", F.col(node[1])))
         return out
 
+    present = set(DATASETS) if present is None else present
     cust_raw, pur_raw, fb_raw = raw["customer_details"], raw["purchases"], raw["feedback"]
-    cust = clean_customers(cust_raw)
-    parts = [
-        keyed(cust, [tagged("s:", F.col("source_customer_id")), tagged("h:c:", _data_hash(cust_raw)),
-                     tagged("r:customers.customer_id:", F.col("source_customer_id")),
-                     *rule_keys("customer_details", cust)]),
-        match_keys(cust, "_rid").select("_rid", F.concat(F.lit("m:"), "key").alias("key")),
-    ]
-    pur = clean_purchases(pur_raw.withColumn("_h", _data_hash(pur_raw)), rates)
-    parts.append(keyed(pur, [tagged("s:", F.col("customer_id")), tagged("p:", F.col("purchase_id")),
-                             tagged("h:p:", F.col("_h")), tagged("r:purchases.purchase_id:", F.col("purchase_id")),
-                             *rule_keys("purchases", pur)]))
-    fb = clean_feedback(fb_raw.withColumn("_h", _data_hash(fb_raw)))
-    parts.append(keyed(fb, [tagged("s:", F.col("customer_id")), tagged("p:", F.col("purchase_id")),
-                            tagged("f:", F.col("feedback_id")), tagged("h:f:", F.col("_h")),
-                            *rule_keys("feedback", fb)]))
-    keys = parts[0]
-    for p in parts[1:]:
-        keys = keys.unionByName(p)
-    return keys
+    parts = []
+    if "customer_details" in present:
+        cust = clean_customers(cust_raw)
+        parts += [keyed(cust, [tagged("s:", F.col("source_customer_id")), tagged("h:c:", _data_hash(cust_raw)),
+                               tagged("r:customers.customer_id:", F.col("source_customer_id")),
+                               *rule_keys("customer_details", cust)]),
+                  match_keys(cust, "_rid").select("_rid", F.concat(F.lit("m:"), "key").alias("key"))]
+    if "purchases" in present:
+        pur = clean_purchases(pur_raw.withColumn("_h", _data_hash(pur_raw)), rates)
+        parts.append(keyed(pur, [tagged("s:", F.col("customer_id")), tagged("p:", F.col("purchase_id")),
+                                 tagged("h:p:", F.col("_h")), tagged("r:purchases.purchase_id:", F.col("purchase_id")),
+                                 *rule_keys("purchases", pur)]))
+    if "feedback" in present:
+        fb = clean_feedback(fb_raw.withColumn("_h", _data_hash(fb_raw)))
+        parts.append(keyed(fb, [tagged("s:", F.col("customer_id")), tagged("p:", F.col("purchase_id")),
+                                tagged("f:", F.col("feedback_id")), tagged("h:f:", F.col("_h")),
+                                *rule_keys("feedback", fb)]))
+    if not parts:
+        return cust_raw.sparkSession.createDataFrame([], "_rid string, key string")
+    return reduce(DataFrame.unionByName, parts)
 
 
 def components(raw: dict[str, DataFrame], keys: DataFrame) -> DataFrame:
@@ -291,8 +296,9 @@ def _write(spark: SparkSession, frame: DataFrame, path: str, buckets: list[int],
     else:
         for b in buckets:
             fs.delete(jvm.org.apache.hadoop.fs.Path(f"{path}/bucket={b}"), True)
-    # one task per bucket: a file per bucket, not one per (task, bucket) (256 buckets x 200 tasks at 1M customers)
-    frame.repartition("bucket").write.mode("append").partitionBy("bucket").parquet(path)
+    if full:  # one task per bucket: a file per bucket, not one per (task, bucket): 256 x 200 at 1M customers
+        frame = frame.repartition("bucket")
+    frame.write.mode("append").partitionBy("bucket").parquet(path)
     schema = frame.drop("bucket").schema
     for b in buckets:
         if not fs.exists(jvm.org.apache.hadoop.fs.Path(f"{path}/bucket={b}")):
@@ -367,13 +373,14 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
 
     with steps("read new files", files=len(new_files)):
         raw_new = with_rid(read_raw(spark, new_files))
-        new_edges = record_keys(raw_new, rulesets, rates).localCheckpoint(eager=True)
+        new_edges = record_keys(raw_new, rulesets, rates, {f.dataset for f in new_files}).localCheckpoint(eager=True)
         if not full and (links := new_edges.count()) > SMALL_CLOSURE:  # the look-up is made on the driver
             files = every_file() if every_file is not None else files
             full, reason, known, new_files = True, f"a large batch ({links} link keys)", {}, files
             log("state", mode="full refresh", reason=reason, files=len(files), new_files=len(files))
             raw_new = with_rid(read_raw(spark, new_files))
-            new_edges = record_keys(raw_new, rulesets, rates).localCheckpoint(eager=True)
+            new_edges = record_keys(raw_new, rulesets, rates, {f.dataset for f in new_files}) \
+                .localCheckpoint(eager=True)
     if full:
         with steps("state: components"):
             rows = new_edges.limit(SMALL_CLOSURE + 1).collect()

@@ -25,7 +25,8 @@ from c360 import aws
 
 pytestmark = pytest.mark.e2e
 
-TABLES = ("customer360_golden", "customers", "purchases", "purchase_items", "feedback", "rejects", "retired_customer_ids")
+TABLES = ("customer360_golden", "customers", "purchases", "purchase_items", "feedback", "rejects",
+          "retired_customer_ids")
 
 
 @pytest.fixture(scope="module")
