@@ -160,9 +160,11 @@ def test_the_glue_job_finds_its_files_by_the_index_and_never_scans(etl, spark, r
             "received_at": _iso(BEGAN + timedelta(seconds=n))})
 
     requests: list[tuple[str, str | None]] = []  # (operation, the status a Query asks for)
-    session = boto3.Session()
-    session.events.register("provide-client-params.dynamodb", lambda params, model, **_: requests.append(
-        (model.name, params.get("ExpressionAttributeValues", {}).get(":s"))))
+    session = aws.session()  # the job uses boto3's default session: the factory's, with a recording hook
+
+    def record(params, model, **_):
+        requests.append((model.name, params.get("ExpressionAttributeValues", {}).get(":s")))
+    session.events.register("provide-client-params.dynamodb", record, unique_id="c360-test-record")
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
 
     def run(output: str, run_id: str, *extra: str) -> tuple[dict, list]:
@@ -205,4 +207,5 @@ def test_the_glue_job_finds_its_files_by_the_index_and_never_scans(etl, spark, r
         assert after[stuck["record_id"]]["record_count"] == stuck["record_count"]
         assert {i["glue_job_run_id"] for r, i in after.items() if r != stuck["record_id"]} == {"jr_incremental_2"}
     finally:
+        session.events.unregister("provide-client-params.dynamodb", unique_id="c360-test-record")
         aws.client("dynamodb").delete_table(TableName=name)
