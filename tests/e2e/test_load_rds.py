@@ -228,6 +228,7 @@ def test_copy_keeps_nulls_empty_strings_and_awkward_text_apart(load_rds, databas
     assert stored == values  # NULL stays NULL, "" stays "", the rest byte for byte
 
 
+@pytest.mark.reliability  # three job runs (about 80 s): make test's 15-minute budget has no room left for it
 def test_an_incremental_run_loads_only_the_buckets_it_rewrote(etl, load_rds, spark, database, root, tmp_path,
                                                               shipped_env, monkeypatch):
     """The job's incremental state drives the load: a full refresh loads every row; a 3-row file loads only the
