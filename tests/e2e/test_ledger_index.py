@@ -137,6 +137,7 @@ def test_after_run_finds_late_files_by_the_index_and_asks_the_table_when_it_lags
     assert router.after_run({"state": "FAILED", "jobName": "the-job", "jobRunId": "jr_1"}) == {"result": "ignored"}
 
 
+@pytest.mark.reliability  # four job runs (about 60 s): make test's 15-minute budget has no room left for it
 def test_the_glue_job_finds_its_files_by_the_index_and_never_scans(etl, spark, root, local_stack, shipped_env,
                                                                    tmp_path, monkeypatch):
     """Every DynamoDB request the job makes (through boto3's default session, as on Glue) is recorded: a default run
