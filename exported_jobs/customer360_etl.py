@@ -137,7 +137,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         changes = None
         if incremental:
             state, out = run_state(spark, files, rulesets, rates, now, output_root, fp, analyzer,
-                                   full_refresh and summary["passes"] == 1, run_id, steps, every_file)
+                                   full_refresh and summary["passes"] == 1, run_id, steps, every_file,
+                                   pending=table is not None)
             judged = state.judged  # the new files and every earlier one whose records it judged again
             with steps("write curated"):
                 results_frame(spark, out, judged).write.mode("overwrite").parquet(f"{output_root}curated/dq_results")

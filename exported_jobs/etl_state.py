@@ -349,12 +349,14 @@ def known_file(path: str, entry: dict) -> InputFile:
 def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
               now: datetime, output_root: str, fp: str, analyzer: str = "textblob", full_refresh: bool = False,
               run_id: str = "", steps: Steps | None = None,
-              every_file: Callable[[], list[InputFile]] | None = None) -> tuple[StateRun, Outputs]:
+              every_file: Callable[[], list[InputFile]] | None = None,
+              pending: bool = False) -> tuple[StateRun, Outputs]:
     """One run in state mode. `files` hold at least every file the state does not hold yet (the ledger's PENDING
     files; a folder's every file): those are new. A full refresh (asked for, or forced: no state, an uncommitted one,
     other rules or layout, a batch with more than SMALL_CLOSURE link keys) transforms every current file, which
     `every_file` gives (called then only; None: `files` are every file); otherwise only the new files and the
-    components they reach. The earlier files whose records are judged again are named by the manifest."""
+    components they reach. The earlier files whose records are judged again are named by the manifest. `pending`:
+    `files` are the ledger's PENDING files, so those the state already holds are completed from it."""
     steps = steps or Steps()
     paths = _paths(output_root)
     with steps("state look-up"):
@@ -461,8 +463,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
 
     # PENDING files the state already holds: a run committed the state, then stopped before completing their
     # ledger items. Their results are in the state; this run completes them (with a ledger, `files` are PENDING).
-    stuck = sorted(f.path for f in files if f.path in known and f.path not in affected) \
-        if every_file is not None and not full else []
+    stuck = sorted(f.path for f in files if f.path in known and f.path not in affected) if pending else []
     if stuck:
         log("state: PENDING files the state already holds are completed from it", files=len(stuck))
     with steps("state: results"):

@@ -111,6 +111,7 @@ def test_random_batches_equal_a_full_refresh_then_nothing_new_changes_nothing(et
     assert summary["mode"] == "incremental" and summary["new_files"] == 0 and summary["files_judged"] == 0
     assert summary["buckets_rewritten"] == 0
     assert tables() == before
+    assert spark.read.parquet(f"{feeder.output}/curated/dq_results").count() == 0  # no file's results were read
     # a run stopped while writing leaves the manifest uncommitted: the next run rebuilds everything
     manifest = feeder.output / "curated" / "_state" / "manifest.json"
     manifest.write_text(json.dumps(dict(json.loads(manifest.read_text()), committed=False)))
