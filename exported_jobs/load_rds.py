@@ -502,6 +502,15 @@ def _source(table: Table, load_id: str, parts):
     return sql.SQL(" UNION ALL ").join(selects)
 
 
+def _in_scope(alias, scope: list[int] | None):
+    """The condition `<alias>.c360_bucket = ANY(scope) AND ` and its parameters ("" and None without a scope)."""
+    from psycopg import sql
+
+    if scope is None:
+        return sql.SQL(""), None
+    return sql.SQL("{a}.{b} = ANY(%(scope)s) AND ").format(a=alias, b=sql.Identifier(BUCKET)), {"scope": scope}
+
+
 def switch_table(conn, table: Table, load_id: str, parts, scope: list[int] | None = None) -> dict[str, int]:
     """Make `table` equal to its staged rows (with `scope`, its rows in those buckets: the rest stays); returns
     {inserted, updated, deleted}.
@@ -518,11 +527,10 @@ def switch_table(conn, table: Table, load_id: str, parts, scope: list[int] | Non
     match = sql.SQL(" AND ").join(sql.SQL("{s}.{c} = {t}.{c}").format(s=s, t=t, c=sql.Identifier(c))
                                   for c in table.key)
     src = _source(table, load_id, parts)
-    in_scope = sql.SQL("") if scope is None else sql.SQL("{t}.{b} = ANY(%(scope)s) AND ").format(
-        t=t, b=sql.Identifier(BUCKET))
+    in_scope, params = _in_scope(t, scope)
     deleted = conn.execute(sql.SQL(
         "WITH s AS ({src}) DELETE FROM {t} WHERE {in_scope}NOT EXISTS (SELECT 1 FROM s WHERE {match})").format(
-        src=src, t=t, match=match, in_scope=in_scope), None if scope is None else {"scope": scope}).rowcount
+        src=src, t=t, match=match, in_scope=in_scope), params).rowcount
     updated = 0
     if table.compared:
         updated = conn.execute(sql.SQL(
@@ -557,12 +565,11 @@ def orphans(conn, relations=RELATIONS, scope: list[int] | None = None) -> dict[s
     found = {}
     for (child, ccol), (parent, pcol) in relations.items():
         c = sql.Identifier(child)
-        in_scope = sql.SQL("") if scope is None else sql.SQL("{c}.{b} = ANY(%(scope)s) AND ").format(
-            c=c, b=sql.Identifier(BUCKET))
+        in_scope, params = _in_scope(c, scope)
         n = conn.execute(sql.SQL("SELECT count(*) FROM {c} WHERE {in_scope}{c}.{cc} IS NOT NULL AND NOT EXISTS "
                                  "(SELECT 1 FROM {p} WHERE {p}.{pc} = {c}.{cc})").format(
             c=c, cc=sql.Identifier(ccol), p=sql.Identifier(parent), pc=sql.Identifier(pcol), in_scope=in_scope),
-            None if scope is None else {"scope": scope}).fetchone()[0]
+            params).fetchone()[0]
         if n:
             found[f"{child}.{ccol} -> {parent}.{pcol}"] = n
     return found
