@@ -2,7 +2,8 @@
 
 For each history size (generated: customers / purchases / feedback = 1 : 4 : 1 unless told otherwise, 2 files
 each, seed 7, then `validated_copy`), in folder mode with the exported job run standalone as Glue runs it (`python -E -s
-customer360_etl.py ...`, a cold JVM every run, local[*] Spark):
+customer360_etl.py ...`, a cold JVM every run, with bench/etl_bench.py's Spark settings: local[2], an 8 GB driver,
+8 shuffle partitions):
 
 1. **full refresh**: `--incremental true` on the history with no state (it builds the state);
 2. **3-row file**: a feedback file of three rows (copied from the history, new ids, so it refers to existing
@@ -65,14 +66,20 @@ def thousand_purchases(validated: Path, dest: Path) -> None:
                     encoding="utf-8")
 
 
+# bench/etl_bench.py's settings, so the default run here is the full run that benchmark measures
+SUBMIT = "--master local[2] --driver-memory 8g --conf spark.sql.shuffle.partitions=8 --conf spark.ui.enabled=false"
+
+
 def run_job(work: Path, data: Path, out: Path, *extra: str) -> dict:
     events, wall = run_script(work / "customer360_etl.py", [
         "--bucket", "lake", "--ledger_table", "", "--input_root", f"{data}/", "--output_root", f"{out}/",
-        "--rules_root", f"{work / 'schemas'}/", *extra], work, timeout=3600)
+        "--rules_root", f"{work / 'schemas'}/", *extra], work, timeout=3 * 3600, submit_args=SUBMIT)
     finished = next(e for e in reversed(events) if e.get("event") == "job finished")
     top = sorted(finished["steps"].items(), key=lambda kv: -kv[1])[:4]
-    return {"wall": round(wall, 1), "job": finished["seconds"], "mode": finished.get("mode", "recompute"),
-            "records": finished.get("records"), "top_steps": top}
+    result = {"wall": round(wall, 1), "job": finished["seconds"], "mode": finished.get("mode", "recompute"),
+              "records": finished.get("records"), "top_steps": top}
+    print(f"  ... {' '.join(extra) or 'default run'}: {json.dumps(result)}", file=sys.stderr, flush=True)  # progress
+    return result
 
 
 def main() -> None:

@@ -11,9 +11,14 @@ import time
 from pathlib import Path
 
 
-def run_script(script: Path, args: list[str], cwd: Path, timeout: float = 900) -> tuple[list[dict], float]:
-    """The script's JSON log lines and the run's wall seconds; a failed run stops the benchmark with its output."""
+def run_script(script: Path, args: list[str], cwd: Path, timeout: float = 900,
+               submit_args: str = "") -> tuple[list[dict], float]:
+    """The script's JSON log lines and the run's wall seconds; a failed run stops the benchmark with its output.
+    `submit_args`: spark-submit options for the session the script starts (PYSPARK_SUBMIT_ARGS), e.g. its master and
+    driver memory; none: pyspark's defaults (local[*], 1 GB)."""
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
+    if submit_args:
+        env["PYSPARK_SUBMIT_ARGS"] = f"{submit_args} pyspark-shell"
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-E", "-s", str(script), *args], cwd=cwd, capture_output=True, text=True,
                           env=env, timeout=timeout)
