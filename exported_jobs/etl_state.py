@@ -9,9 +9,10 @@ smallest record id in the component) never split a group. So transforming a unio
 the rows a full refresh gives for them, and a run only needs the components its new records' keys reach:
 
 - `_state/keys/`: key -> component (the key index: a match key finds its person, a purchase id its purchase),
-  bucketed by the key's hash; `_state/records/<dataset>/`: the records as read, bucketed by component;
-  `_state/partials/<dataset>/`: each file's DQ counts per component, bucketed by file (a file's results are their
-  sums); curated/<table>/: the outputs, bucketed by component (`bucket=N/` folders, `_cid` column).
+  bucketed by the key's hash (KEY_FANOUT times finer); `_state/records/<dataset>/`: the records as read, bucketed
+  by component; `_state/partials/<dataset>/`: each file's DQ counts per component, bucketed by component, and in the
+  manifest each file's totals (their sums: a run takes the recomputed components' old counts off and puts the new
+  ones on); curated/<table>/: the outputs, bucketed by component (`bucket=N/` folders, `_cid` column).
 - A run looks its new records' keys up, reads those components' records (a few buckets), recomputes their
   components and every output row of them, and rewrites only the buckets involved (each removed, then written).
 - `_state/manifest.json` names the bucket count, the rules' fingerprint and every file in the state; it is marked
@@ -44,7 +45,8 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_transform import Outputs, read_raw, transform
 
 
-LAYOUT = 3  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids)
+LAYOUT = 4  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids;
+# 4: partial counts by component with each file's totals in the manifest, a finer key index)
 
 
 STATE = "_state"
@@ -55,6 +57,11 @@ TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_g
 
 
 ROWS_PER_BUCKET = 50_000  # a full refresh sizes the buckets so (records / buckets) stays about this
+
+
+# The key index has this many buckets per component bucket: a few keys rewrite a few small buckets (its rows are
+# several per record, looked up and rewritten by key, so a coarser bucket would rewrite many more rows per key)
+KEY_FANOUT = 16
 
 
 @dataclass
@@ -68,6 +75,7 @@ class Manifest:
     epoch: str = ""  # a new one at every full refresh: the bucket numbers of one epoch mean the same rows
     generation: int = 0  # counts the committed runs of this epoch
     written: dict[str, int] = field(default_factory=dict)  # bucket -> the generation that last rewrote its curated rows
+    totals: dict[str, dict] = field(default_factory=dict)  # dataset -> file -> its DQ counts: its results' sums
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -120,7 +128,7 @@ def read_manifest(spark: SparkSession, state_root: str) -> Manifest | None:
         return None
     doc = json.loads(text)
     return Manifest(**{k: doc[k] for k in ("buckets", "fingerprint", "files", "committed", "run_id", "layout",
-                                           "epoch", "generation", "written") if k in doc})
+                                           "epoch", "generation", "written", "totals") if k in doc})
 
 
 def invalidate(spark: SparkSession, output_root: str) -> bool:
@@ -249,17 +257,67 @@ def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rate
     return reduce(DataFrame.unionByName, parts)
 
 
+# Linking edges up to which the components of a large batch are found on the driver with numpy (16 bytes an edge,
+# a few times that while sorting: about 3 GB at this many); beyond, Spark rounds (one shuffle of every edge a round).
+DRIVER_EDGES = 50_000_000
+
+
+def hook_and_compress(left, right, nodes: int):
+    """The component of each node of a graph given as edge arrays (numpy int64, node numbers below `nodes`): the
+    smallest node number in it. Hooks every edge's larger root onto the smaller, then jumps pointers until each
+    node points at its root; O(log n) rounds of whole-array operations."""
+    import numpy as np
+
+    parent = np.arange(nodes, dtype=np.int64)
+    while True:
+        pl, pr = parent[left], parent[right]
+        low = np.minimum(pl, pr)
+        if not ((pl != low) | (pr != low)).any():
+            return parent
+        np.minimum.at(parent, pl, low)
+        np.minimum.at(parent, pr, low)
+        while not np.array_equal(hop := parent[parent], parent):
+            parent = hop
+
+
 def components(raw: dict[str, DataFrame], keys: DataFrame) -> DataFrame:
     """(_rid, _cid) for every record: the smallest record id among the records linked to it through shared keys.
-    Only keys held by two or more records link anything, so only those go into the rounds."""
+    Only keys held by two or more records link anything. Up to DRIVER_EDGES such edges the graph goes to the driver
+    as two integer columns (64-bit hashes of record id and key, through Arrow) and numpy labels it in seconds
+    (`hook_and_compress`); Spark then names each component after its smallest record id. Two ids with the same hash
+    would join their components: a larger component is still a union of whole ones, so the results are the same
+    (only the state's grouping is coarser). Beyond it, Spark label-propagation rounds."""
     rids = raw["customer_details"].select("_rid")
     for ds in DATASETS[1:]:
         rids = rids.unionByName(raw[ds].select("_rid"))
     keys = keys.distinct()
     linking = keys.join(keys.groupBy("key").agg(F.count("*").alias("_n")).where(F.col("_n") > 1), "key", "left_semi")
-    labels = connected_labels(linking, rids.select("_rid", F.col("_rid").alias("label")), "_rid",
-                              what="state components")
-    return labels.select("_rid", F.col("label").alias("_cid"))
+    linking = linking.select(F.xxhash64("_rid").alias("r"), F.xxhash64("key").alias("k")).localCheckpoint(eager=True)
+    edges = linking.count()
+    if edges > DRIVER_EDGES:
+        labels = connected_labels(linking.select(F.col("r").alias("_node"), F.col("k").alias("key")),
+                                  rids.select(F.xxhash64("_rid").alias("_node")).distinct()
+                                  .withColumn("label", F.col("_node")), "_node", what="state components")
+        comps = labels.select(F.col("_node").alias("r"), F.col("label").alias("c"))
+    else:
+        import numpy as np
+        import pandas as pd
+
+        spark = linking.sparkSession
+        arrow = spark.conf.get("spark.sql.execution.arrow.pyspark.enabled")
+        spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+        try:
+            pairs = linking.toPandas()
+            r_ids, r_idx = np.unique(pairs["r"].to_numpy(), return_inverse=True)
+            k_idx = np.unique(pairs["k"].to_numpy(), return_inverse=True)[1]
+            del pairs
+            label = hook_and_compress(r_idx, k_idx + len(r_ids), len(r_ids) + int(k_idx.max(initial=-1)) + 1)
+            comps = spark.createDataFrame(pd.DataFrame({"r": r_ids, "c": label[:len(r_ids)]}), "r long, c long")
+        finally:
+            spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", arrow)
+    linked = rids.withColumn("r", F.xxhash64("_rid")).join(comps, "r", "left")
+    named = linked.where(F.col("c").isNotNull()).groupBy("c").agg(F.min("_rid").alias("_cid"))
+    return linked.join(named, "c", "left").select("_rid", F.coalesce("_cid", "_rid").alias("_cid"))
 
 
 @dataclass
@@ -283,53 +341,68 @@ def _paths(output_root: str) -> dict[str, str]:
     return paths
 
 
-def _write(spark: SparkSession, frame: DataFrame, path: str, buckets: list[int], full: bool) -> None:
+def _write(spark: SparkSession, frame: DataFrame, path: str, buckets: list[int], full: bool, staging: str) -> None:
     """Replace `buckets` of the table at `path` (bucket=N/ folders; all of them on a full refresh) with `frame`'s rows
-    (their `bucket` among those). The old folders are removed first, so a bucket left with no rows holds none; each
-    such bucket gets an empty Parquet file with the table's columns, so the table is readable even when empty. Old
-    rows a merge keeps were read and held before (_merged); a run stopped in between leaves the manifest
-    uncommitted, and the next run rebuilds the state."""
+    (their `bucket` among those). A full refresh removes the table and writes it. An incremental run writes the new
+    content of its buckets to `staging` first (the old rows a merge keeps are read from the folders it replaces:
+    _merged), then swaps each old folder for its new one by rename: one pass over the rows, none held in memory. A
+    bucket left with no rows gets an empty Parquet file with the table's columns, so every bucket folder and the
+    table stay readable. A run stopped in between leaves the manifest uncommitted: the next run rebuilds the state."""
     fs, root = _fs(spark, path)
-    jvm = spark.sparkContext._jvm
-    if full:
-        fs.delete(root, True)
-    else:
-        for b in buckets:
-            fs.delete(jvm.org.apache.hadoop.fs.Path(f"{path}/bucket={b}"), True)
+    hpath = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
     if full:  # one task per bucket: a file per bucket, not one per (task, bucket): 256 x 200 at 1M customers
-        frame = frame.repartition("bucket")
-    frame.write.mode("append").partitionBy("bucket").parquet(path)
+        fs.delete(root, True)
+        frame.repartition("bucket").write.mode("append").partitionBy("bucket").parquet(path)
+    else:
+        fs.delete(hpath(staging), True)  # what a stopped run left
+        frame.write.partitionBy("bucket").parquet(staging)
+        for b in buckets:
+            fs.delete(hpath(f"{path}/bucket={b}"), True)
+            if fs.exists(new := hpath(f"{staging}/bucket={b}")) and not fs.rename(new, hpath(f"{path}/bucket={b}")):
+                raise OSError(f"could not move {staging}/bucket={b} to {path}/bucket={b}")
+        fs.delete(hpath(staging), True)
     schema = frame.drop("bucket").schema
+    present = {s.getPath().getName() for s in fs.listStatus(root)}  # one listing, not a look per bucket
     for b in buckets:
-        if not fs.exists(jvm.org.apache.hadoop.fs.Path(f"{path}/bucket={b}")):
+        if f"bucket={b}" not in present:
             spark.createDataFrame([], schema).coalesce(1).write.mode("overwrite").parquet(f"{path}/bucket={b}")
 
 
 def _merged(spark: SparkSession, path: str, new: DataFrame, key: str, buckets: int, touched_buckets: list[int],
             stale: DataFrame, stale_on: str) -> DataFrame:
     """The new content of `touched_buckets`: the rows already there whose `stale_on` value is not in `stale`, plus
-    `new` (both with a `bucket` made from `key`). The old rows are read and held before the buckets are replaced."""
-    new = new.withColumn("bucket", bucket_of(F.col(key), buckets))
+    `new` (both with a `bucket` made from `key`). It is written to a staging folder before the buckets are replaced."""
+    new = new.withColumn("bucket", bucket_of(F.col(key), buckets)).where(F.col("bucket").isin(touched_buckets))
     old = (spark.read.schema(new.schema).parquet(path).where(F.col("bucket").isin(touched_buckets))
            .join(F.broadcast(stale), stale_on, "left_anti"))
-    return old.select(*new.columns).localCheckpoint(eager=True).unionByName(new)
+    return old.select(*new.columns).unionByName(new)
 
 
-def _results(partials: DataFrame, rulesets: dict[str, list[Rule]], dataset: str) -> dict[str, dict]:
-    rules = rulesets[dataset]
+def _sums(partials: DataFrame) -> dict[str, dict[str, int]]:
+    """file -> the sums of its partial counts in `partials` (collected: a row per file)."""
     sums = [F.sum(c).alias(c) for c in partials.columns if c not in ("_file", "_cid", "bucket")]
-    out = {}
-    for row in partials.groupBy("_file").agg(*sums).collect():
-        r = row.asDict()
-        n, dups = int(r.get("n") or 0), int(r.get("dups") or 0)
-        result = results_from_counts(r, rules) if (r.get("records") or 0) > 0 else {}
-        if dups:
-            result["exact_duplicates"] = dups
-        if "superseded" in result:
-            result["superseded"] = result.pop("superseded")
-        if n:
-            out[r["_file"]] = result
-    return out
+    return {r["_file"]: {k: int(v or 0) for k, v in r.asDict().items() if k != "_file"}
+            for r in partials.groupBy("_file").agg(*sums).collect()}
+
+
+def _add(totals: dict[str, dict[str, int]], sums: dict[str, dict[str, int]], sign: int) -> None:
+    for f, counts in sums.items():
+        into = totals.setdefault(f, {})
+        for k, v in counts.items():
+            into[k] = into.get(k, 0) + sign * v
+
+
+def _result(counts: dict[str, int], rules: list[Rule]) -> dict | None:
+    """A file's DQ results from its total counts (None when no record of it is left)."""
+    n, dups = counts.get("n", 0), counts.get("dups", 0)
+    if not n:
+        return None
+    result = results_from_counts(counts, rules) if counts.get("records", 0) > 0 else {}
+    if dups:
+        result["exact_duplicates"] = dups
+    if "superseded" in result:
+        result["superseded"] = result.pop("superseded")
+    return result
 
 
 # Link keys up to which an incremental run looks its new records and their components up on the driver; a batch
@@ -372,6 +445,13 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     new_files = [f for f in files if f.path not in known]
     log("state", mode="full refresh" if full else "incremental", reason=reason or None, files=len(files),
         new_files=len(new_files))
+    if not full and not new_files and not (pending and files):  # nothing new, nothing to complete: no Spark job
+        numbers = {"mode": "incremental", "reason": None, "buckets": manifest.buckets, "new_files": 0,
+                   "files_judged": 0, "buckets_rewritten": 0}
+        log("state unchanged: nothing new", **numbers)
+        changes = {"epoch": manifest.epoch, "generation": manifest.generation, "written": dict(manifest.written)}
+        return StateRun({}, set(), [], numbers, changes), Outputs({}, {}, {"files": 0, "records": 0,
+                                                                            "failed_records": 0})
 
     with steps("read new files", files=len(new_files)):
         raw_new = with_rid(read_raw(spark, new_files))
@@ -401,9 +481,10 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             edge_rows = [(r._rid, r.key) for r in new_edges.collect()]
             new_keys = sorted({k for _, k in edge_rows})
             index = spark.read.schema("key string, _cid string, bucket int").parquet(paths["keys"]) \
-                .where(F.col("bucket").isin(buckets_of(new_keys, buckets)))
-            old_cids = [r._cid for r in index.join(F.broadcast(_buckets_df(spark, new_keys, "key")), "key",
-                                                   "left_semi").select("_cid").distinct().collect()]
+                .where(F.col("bucket").isin(buckets_of(new_keys, buckets * KEY_FANOUT)))
+            indexed = {r.key: r._cid for r in index.join(F.broadcast(_buckets_df(spark, new_keys, "key")), "key",
+                                                         "left_semi").collect()}  # the new keys already known
+            old_cids = sorted(set(indexed.values()))
             wanted = F.broadcast(_buckets_df(spark, old_cids, "_cid"))
             raw_all, old_edges = {}, []
             for ds in DATASETS:
@@ -411,19 +492,22 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                                        T.StructField("_cid", T.StringType()), T.StructField("bucket", T.IntegerType())])
                 old = spark.read.schema(schema).parquet(paths[f"records/{ds}"]) \
                     .where(F.col("bucket").isin(buckets_of(old_cids, buckets))).join(wanted, "_cid", "left_semi") \
-                    .drop("bucket", "_cid").localCheckpoint(eager=True)  # held: its files are rewritten below
-                raw_all[ds] = old.drop("_keys").unionByName(raw_new[ds])
-                old_edges.append(old.select("_rid", F.explode("_keys").alias("key")))
+                    .drop("bucket").localCheckpoint(eager=True)  # held: its files are rewritten below
+                raw_all[ds] = old.drop("_keys", "_cid").unionByName(raw_new[ds])
+                old_edges.append(old.select("_rid", "_cid", F.explode("_keys").alias("key")))
             old_edges = reduce(DataFrame.unionByName, old_edges)
-            edges = old_edges.unionByName(new_edges)
+            edges = old_edges.select("_rid", "key").unionByName(new_edges)
             rows = old_edges.limit(SMALL_CLOSURE + 1).collect()
         log("state: components reached", components=len(old_cids), records_reached=len({r._rid for r in rows}),
             new_keys=len(new_keys))
         with steps("state: components"):
+            changed_keys = None  # the keys whose component is new or another: their index buckets are rewritten
             if len(rows) + len(edge_rows) <= SMALL_CLOSURE:
                 found = union_find(edge_rows + [(r._rid, r.key) for r in rows])
                 cids = spark.createDataFrame(list(found.items()), "_rid string, _cid string")
-            else:
+                changed_keys = {k for rid, k in edge_rows if indexed.get(k) != found[rid]} | \
+                    {r.key for r in rows if found[r._rid] != r._cid}
+            else:  # a large closure: every index bucket is rewritten
                 cids = components(raw_all, edges)
             cids = cids.localCheckpoint(eager=True)
     with steps("state: components"):
@@ -444,22 +528,31 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         frames = {paths[t]: (df, "_cid") for t, df in out.frames.items()}
         for ds in DATASETS:
             frames[paths[f"records/{ds}"]] = (keyed[ds], "_cid")
-            frames[paths[f"partials/{ds}"]] = (out.partials[ds], "_file")
+            frames[paths[f"partials/{ds}"]] = (out.partials[ds], "_cid")
         frames[paths["keys"]] = (new_index, "key")
+        counts = {"_cid": buckets, "key": buckets * KEY_FANOUT}  # bucket counts by what a table is bucketed on
+        totals = {ds: {} if full else {f: dict(c) for f, c in manifest.totals.get(ds, {}).items()} for ds in DATASETS}
         if full:
             touched = list(range(buckets))
-            frames = {p: (df.withColumn("bucket", bucket_of(F.col(key), buckets)), touched)
+            frames = {p: (df.withColumn("bucket", bucket_of(F.col(key), counts[key])), list(range(counts[key])))
                       for p, (df, key) in frames.items()}
         else:
             new_cid_list = [r._cid for r in cids.select("_cid").distinct().collect()]
             stale = _buckets_df(spark, sorted(set(old_cids) | set(new_cid_list)), "_cid")
             touched = buckets_of(set(old_cids) | set(new_cid_list), buckets)
-            key_buckets = buckets_of({k for _, k in edge_rows} | {r.key for r in rows}, buckets) \
-                if len(rows) <= SMALL_CLOSURE else list(range(buckets))  # `rows` holds only part of a large closure
-            where = {"_cid": touched, "_file": buckets_of(affected, buckets), "key": key_buckets}
-            frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, buckets, where[key], stale, "_cid"),
-                          where[key]) for p, (df, key) in frames.items()}
-        _write_all(spark, frames, full)
+            key_buckets = buckets_of(changed_keys, counts["key"]) if changed_keys is not None \
+                else list(range(counts["key"]))
+            where = {"_cid": touched, "key": key_buckets}
+            for ds in DATASETS:  # the counts the recomputed components had come off their files' totals
+                schema = T.StructType([*out.partials[ds].schema.fields, T.StructField("bucket", T.IntegerType())])
+                old = spark.read.schema(schema).parquet(paths[f"partials/{ds}"]) \
+                    .where(F.col("bucket").isin(touched)).join(F.broadcast(stale), "_cid", "left_semi")
+                _add(totals[ds], _sums(old), -1)
+            frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, counts[key], where[key], stale,
+                                                              "_cid"), where[key]) for p, (df, key) in frames.items()}
+        for ds in DATASETS:  # and the recomputed counts go on
+            _add(totals[ds], _sums(out.partials[ds]), 1)
+        _write_all(spark, frames, full, paths["state"])
 
     # PENDING files the state already holds: a run committed the state, then stopped before completing their
     # ledger items. Their results are in the state; this run completes them (with a ledger, `files` are PENDING).
@@ -467,20 +560,16 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     if stuck:
         log("state: PENDING files the state already holds are completed from it", files=len(stuck))
     with steps("state: results"):
-        results: dict[str, dict] = {}
-        wanted = F.broadcast(_buckets_df(spark, affected + stuck, "_file"))
-        for ds in DATASETS:
-            schema = T.StructType([*out.partials[ds].schema.fields, T.StructField("bucket", T.IntegerType())])
-            part = spark.read.schema(schema).parquet(paths[f"partials/{ds}"]) \
-                .where(F.col("bucket").isin(buckets_of(affected + stuck, buckets))).join(wanted, "_file", "left_semi")
-            results.update(_results(part, rulesets, ds))
+        asked = set(affected) | set(stuck)
+        results = {f: r for ds in DATASETS for f, c in totals[ds].items()
+                   if f in asked and (r := _result(c, rulesets[ds])) is not None}
         files_now = dict(known)
         for f in new_files:
             files_now[f.path] = {"dataset": f.dataset, "record_id": f.record_id, "order": f.order}
         written.update({str(b): generation for b in touched})
         write_small(spark, paths["state"] + "manifest.json",
                     Manifest(buckets, fp, files_now, committed=True, run_id=run_id, epoch=epoch,
-                             generation=generation, written=written).to_json())
+                             generation=generation, written=written, totals=totals).to_json())
     judged = [r for r in results.values() if "records" in r]
     out.file_results = results
     out.totals = {"files": len(affected), "records": sum(r["records"] for r in judged),
@@ -494,18 +583,24 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     return StateRun(results, new_paths, judged, numbers, changes), out
 
 
-def _write_all(spark: SparkSession, frames: dict[str, tuple], full: bool, parallel: int = 6) -> None:
+def _write_all(spark: SparkSession, frames: dict[str, tuple], full: bool, state: str, parallel: int = 6) -> None:
     """Write every table, `parallel` at a time (each a Spark job or two; side by side, their fixed costs overlap).
-    A frame may be given as a function that makes it (an incremental run's merge reads the old rows first)."""
+    A frame may be given as a function that makes it (an incremental run's merge reads the old rows first). An
+    incremental run stages each table's buckets under <state>/staging/ first."""
     from concurrent.futures import ThreadPoolExecutor
 
     seconds: dict[str, float] = {}
+    if full:  # staging folders a stopped incremental run left
+        fs, staging = _fs(spark, state + "staging")
+        fs.delete(staging, True)
 
     def write(item):
         path, (frame, buckets) = item
         t0 = time.perf_counter()
-        _write(spark, frame() if callable(frame) else frame, path, buckets, full)
-        seconds[path.rsplit("curated/", 1)[-1]] = round(time.perf_counter() - t0, 2)
+        name = path.rsplit("curated/", 1)[-1]
+        _write(spark, frame() if callable(frame) else frame, path, buckets, full,
+               f"{state}staging/{name.replace('/', '.')}")
+        seconds[name] = round(time.perf_counter() - t0, 2)
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(write, frames.items()))
     log("state tables written", seconds=seconds)

@@ -138,3 +138,20 @@ def test_one_file_at_a_time_equals_a_full_refresh_after_each_feed(etl, spark, ro
     for i, feed in enumerate(batches(validated, random.Random(seed), (1,))):
         feeder.feed(feed)
         feeder.assert_equals_full_refresh(tmp_path / f"full{i}")
+
+
+@pytest.mark.parametrize("driver_edges", [50_000_000, 0])
+def test_a_large_batch_finds_the_components_a_small_one_finds(etl, spark, root, validated, monkeypatch,
+                                                               driver_edges):
+    """Past SMALL_CLOSURE link keys the components come from `components`: numpy on the driver (hashed ids), or
+    beyond DRIVER_EDGES Spark rounds. Both give each record the component union-find gives it."""
+    state = sys.modules["etl_state"]
+    monkeypatch.setattr(state, "DRIVER_EDGES", driver_edges)
+    files = [etl.InputFile(str(p), p.parent.name, etl.file_format(str(p)), n) for n, p in enumerate(validated)]
+    rules = {ds: etl.parse_ruleset((root / "schemas" / f"{ds}.dqdl").read_text()) for ds in etl.DATASETS}
+    raw = state.with_rid(etl.read_raw(spark, files))
+    keys = state.record_keys(raw, rules, etl.load_rates(spark, f"{root / 'schemas'}/")).localCheckpoint()
+    want = state.union_find([(r._rid, r.key) for r in keys.collect()])
+    got = {r._rid: r._cid for r in state.components(raw, keys).collect()}
+    assert got == want
+    assert len(set(want.values())) < len(want)  # records were linked
