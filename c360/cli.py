@@ -177,6 +177,27 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     return 1 if summary["errors"] else 0
 
 
+def _cmd_full_refresh(args: argparse.Namespace) -> int:
+    """Recompute everything from validated/ with the deployed job (c360/refresh.py)."""
+    from c360.provision import outputs_path
+    from c360.refresh import full_refresh
+
+    s = config.settings()
+    out = outputs_path(s, args.env)
+    if not out.is_file():
+        print(f"c360 full-refresh: no outputs file {out}: run 00_provision for env {args.env!r} first",
+              file=sys.stderr)
+        return 2
+    try:
+        summary = full_refresh(s, json.loads(out.read_text()), wait_s=args.wait, timeout_s=args.timeout,
+                               progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except TimeoutError as e:
+        print(f"c360 full-refresh: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["state"] == "SUCCEEDED" else 1
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     import os
 
@@ -340,6 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--wait", type=float, default=1800,
                      help="seconds to wait for an active run to end before starting one for PENDING files")
     rec.set_defaults(func=_cmd_reconcile)
+
+    fr = sub.add_parser("full-refresh", help="recompute everything from validated/ with the deployed job (after a "
+                                             "rule change, for a backfill)")
+    fr.add_argument("--env", default="c360-dev", help="the env 00_provision used")
+    fr.add_argument("--wait", type=float, default=1800, help="seconds to wait for an active run to end first")
+    fr.add_argument("--timeout", type=float, default=7200, help="seconds to follow the run")
+    fr.set_defaults(func=_cmd_full_refresh)
 
     e = sub.add_parser("export", help="write the marked notebook cells to lambda/ and exported_jobs/")
     e.add_argument("--check", action="store_true", help="fail if re-exporting would change a file")

@@ -444,6 +444,9 @@ class Provisioner:
             "DefaultArguments": {
                 "--bucket": self.cfg.bucket, "--ledger_table": self.cfg.table,
                 "--secret_id": self.cfg.name("rds-master"), "--extra-py-files": ",".join(modules),
+                # each run judges its new files and what they touch (curated/_state/); `c360 full-refresh`
+                # recomputes everything
+                "--incremental": "true",
                 "--additional-python-modules": self.cfg.additional_python_modules,
                 "--enable-metrics": "true", "--enable-continuous-cloudwatch-log": "true",
                 "--continuous-log-logGroup": self.job_log_group,

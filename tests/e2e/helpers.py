@@ -54,18 +54,21 @@ def mail_failed_glue_runs(rule: str, topic_name: str, address: str, target: dict
 
 
 def curated_table(bucket: str, name: str, folder: Path):
-    """curated/<name> of the bucket as a pyarrow Table (its Parquet parts downloaded to `folder`)."""
+    """curated/<name> of the bucket as a pyarrow Table (its Parquet parts downloaded to `folder`, in their folders:
+    an incremental run's tables are partitioned, bucket=N/)."""
     import pyarrow.parquet as pq
 
     from c360 import aws
 
     s3 = aws.client("s3")
+    prefix = f"curated/{name}/"
     dest = folder / name
     dest.mkdir(parents=True, exist_ok=True)
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"curated/{name}/")
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
             for o in page.get("Contents", []) if o["Key"].endswith(".parquet")]
     for k in keys:
-        s3.download_file(bucket, k, str(dest / k.rsplit("/", 1)[-1]))
+        (dest / k.removeprefix(prefix)).parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, k, str(dest / k.removeprefix(prefix)))
     return pq.read_table(dest)
 
 
