@@ -2,7 +2,8 @@
 
 What it does
 - Honours `MaxConcurrentRuns` (`ConcurrentRunsExceededException` beyond it); merges the run's arguments over
-  the job's `DefaultArguments` (`NonOverridableArguments` last), adds `--JOB_ID`, `--JOB_RUN_ID`, `--JOB_NAME`.
+  the job's `DefaultArguments` (`NonOverridableArguments` last), adds `--JOB_ID`, `--JOB_RUN_ID`, `--JOB_NAME`;
+  `GetJobRun(s)` report the run's own `Arguments`, as AWS does.
 - Stages every bucket's objects into `<state>/glue/runs/<run id>/stage/<bucket>/`, then runs
   `spark-submit --master local[N]` on the script from `Command.ScriptLocation` (and `--extra-py-files` as
   `--py-files`) with Hadoop's `ViewFileSystemOverloadScheme` mounting each staged bucket under `s3://` and
@@ -324,7 +325,8 @@ def install(ctx: EmulatorContext) -> GlueRunner:
             merged = dict(self.default_arguments or {})
             merged.update(arguments or {})
             merged.update(self.non_overridable_arguments or {})
-            run = Run(job_name=self.name, arguments=merged, allocated_capacity=allocated_capacity,
+            # GetJobRun reports the run's own Arguments, as AWS does; the script gets the merged set
+            run = Run(job_name=self.name, arguments=dict(arguments or {}), allocated_capacity=allocated_capacity,
                       max_capacity=max_capacity or self.max_capacity, timeout=timeout or self.timeout,
                       worker_type=worker_type or self.worker_type,
                       security_configuration=security_configuration or self.security_configuration,

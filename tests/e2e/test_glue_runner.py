@@ -97,6 +97,7 @@ def test_run_reads_and_writes_s3_through_spark(glue):
     assert glue.get_job_run(JobName="count", RunId=run_id)["JobRun"]["JobRunState"] in ("STARTING", "RUNNING")
     run = _wait_terminal(glue, "count", run_id)
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert "--bucket" not in run.get("Arguments", {})  # the run's own arguments, not the job's defaults (as AWS)
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="curated/by_city/")["Contents"]]
     assert any(k.endswith(".parquet") for k in keys) and not any(k.endswith(".crc") for k in keys)
     out = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)["events"]
