@@ -120,8 +120,10 @@ def main() -> None:
         for mode in ("incremental", "recompute"):
             spec = glue.get_job(JobName=job)["Job"]
             arguments = dict(spec["DefaultArguments"], **{"--incremental": str(mode == "incremental").lower()})
-            glue.update_job(JobName=job, JobUpdate={"Role": spec["Role"], "Command": spec["Command"],
-                                                    "DefaultArguments": arguments})
+            keep = ("Role", "Command", "GlueVersion", "WorkerType", "NumberOfWorkers", "Timeout", "ExecutionProperty")
+            update = {k: spec[k] for k in keep if k in spec} | {"DefaultArguments": arguments}
+            glue.delete_job(JobName=job)  # the emulator has no UpdateJob: 00_provision replaces the job so too
+            glue.create_job(Name=job, **update)
             known = {r["Id"] for r in glue.get_job_runs(JobName=job)["JobRuns"]}
             body, ids = three_rows(history, mode)
             key = f"raw/feedback/latency-{mode}.csv"
