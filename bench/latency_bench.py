@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -33,12 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ENV = "c360-latency"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(what: str, check, timeout: float, every: float = 0.2):
@@ -69,8 +62,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--customers", type=int, default=500, help="history size (purchases 4x, feedback 1x)")
     a = ap.parse_args()
+    from c360.lab import free_port
+
     tmp = Path(tempfile.mkdtemp(prefix="c360-latency-bench-"))
-    os.environ.update(C360_STATE_DIR=str(tmp / "state"), C360_LOCAL_PORT=str(_free_port()), C360_TARGET="local")
+    os.environ.update(C360_STATE_DIR=str(tmp / "state"), C360_LOCAL_PORT=str(free_port("127.0.0.1", 0)),
+                      C360_TARGET="local")
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("AWS_PROFILE", None)
 

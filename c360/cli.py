@@ -161,17 +161,26 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def _provisioned(s: config.Settings, env: str, command: str) -> dict | None:
+    """The outputs 00_provision wrote for `env`; None (the reason printed) when it has not run."""
+    from c360.provision import outputs_path
+
+    out = outputs_path(s, env)
+    if not out.is_file():
+        print(f"c360 {command}: no outputs file {out}: run 00_provision for env {env!r} first", file=sys.stderr)
+        return None
+    return json.loads(out.read_text())
+
+
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     """Re-send the S3 events of files still in raw/ and start the job for PENDING files (c360/reconcile.py)."""
-    from c360.provision import outputs_path
     from c360.reconcile import reconcile
 
     s = config.settings()
-    out = outputs_path(s, args.env)
-    if not out.is_file():
-        print(f"c360 reconcile: no outputs file {out}: run 00_provision for env {args.env!r} first", file=sys.stderr)
+    outputs = _provisioned(s, args.env, "reconcile")
+    if outputs is None:
         return 2
-    summary = reconcile(s, json.loads(out.read_text()), wait_s=args.wait,
+    summary = reconcile(s, outputs, wait_s=args.wait,
                         progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(summary, indent=2))
     return 1 if summary["errors"] else 0
@@ -179,17 +188,14 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
 def _cmd_full_refresh(args: argparse.Namespace) -> int:
     """Recompute everything from validated/ with the deployed job (c360/refresh.py)."""
-    from c360.provision import outputs_path
     from c360.refresh import full_refresh
 
     s = config.settings()
-    out = outputs_path(s, args.env)
-    if not out.is_file():
-        print(f"c360 full-refresh: no outputs file {out}: run 00_provision for env {args.env!r} first",
-              file=sys.stderr)
+    outputs = _provisioned(s, args.env, "full-refresh")
+    if outputs is None:
         return 2
     try:
-        summary = full_refresh(s, json.loads(out.read_text()), wait_s=args.wait, timeout_s=args.timeout,
+        summary = full_refresh(s, outputs, wait_s=args.wait, timeout_s=args.timeout,
                                progress=lambda line: print(line, file=sys.stderr, flush=True))
     except TimeoutError as e:
         print(f"c360 full-refresh: {e}", file=sys.stderr)

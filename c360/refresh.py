@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 
 from c360 import aws, config
+from c360.reconcile import ACTIVE
 
-ACTIVE = ("STARTING", "RUNNING", "STOPPING", "WAITING")
 FULL_REFRESH = {"--incremental": "true", "--full_refresh": "true"}
 
 

@@ -525,6 +525,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         written = {} if full else dict(manifest.written)
         new_index = edges.join(cids, "_rid").select("key", "_cid").distinct()
         affected = sorted({r._file for ds in DATASETS for r in keyed[ds].select("_file").distinct().collect()})
+        # summed into the files' totals and written: each computed once, at its first use
+        out.partials = {ds: p.localCheckpoint(eager=False) for ds, p in out.partials.items()}
         frames = {paths[t]: (df, "_cid") for t, df in out.frames.items()}
         for ds in DATASETS:
             frames[paths[f"records/{ds}"]] = (keyed[ds], "_cid")
