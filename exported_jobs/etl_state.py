@@ -10,9 +10,10 @@ the rows a full refresh gives for them, and a run only needs the components its 
 
 - `_state/keys/`: key -> component (the key index: a match key finds its person, a purchase id its purchase),
   bucketed by the key's hash (KEY_FANOUT times finer); `_state/records/<dataset>/`: the records as read, bucketed
-  by component; `_state/partials/<dataset>/`: each file's DQ counts per component, bucketed by component, and in the
-  manifest each file's totals (their sums: a run takes the recomputed components' old counts off and puts the new
-  ones on); curated/<table>/: the outputs, bucketed by component (`bucket=N/` folders, `_cid` column).
+  by component; `_state/partials/`: each file's DQ counts per component (every dataset's, as a map), bucketed by
+  component, and in the manifest each file's totals (their sums: a run takes the recomputed components' old counts
+  off and puts the new ones on); curated/<table>/: the outputs, bucketed by component (`bucket=N/` folders, `_cid`
+  column).
 - A run looks its new records' keys up, reads those components' records (a few buckets), recomputes their
   components and every output row of them, and rewrites only the buckets involved (each removed, then written).
 - `_state/manifest.json` names the bucket count, the rules' fingerprint and every file in the state; it is marked
@@ -45,8 +46,8 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_transform import Outputs, read_raw, transform
 
 
-LAYOUT = 4  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids;
-# 4: partial counts by component with each file's totals in the manifest, a finer key index)
+LAYOUT = 5  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids;
+# 4: partial counts by component with each file's totals in the manifest, a finer key index; 5: one partials table)
 
 
 STATE = "_state"
@@ -332,10 +333,9 @@ class StateRun:
 
 def _paths(output_root: str) -> dict[str, str]:
     state = f"{output_root}curated/{STATE}/"
-    paths = {"state": state, "keys": state + "keys"}
+    paths = {"state": state, "keys": state + "keys", "partials": state + "partials"}
     for ds in DATASETS:
         paths[f"records/{ds}"] = f"{state}records/{ds}"
-        paths[f"partials/{ds}"] = f"{state}partials/{ds}"
     for t in TABLES:
         paths[t] = f"{output_root}curated/{t}"
     return paths
@@ -373,16 +373,29 @@ def _merged(spark: SparkSession, path: str, new: DataFrame, key: str, buckets: i
     """The new content of `touched_buckets`: the rows already there whose `stale_on` value is not in `stale`, plus
     `new` (both with a `bucket` made from `key`). It is written to a staging folder before the buckets are replaced."""
     new = new.withColumn("bucket", bucket_of(F.col(key), buckets)).where(F.col("bucket").isin(touched_buckets))
-    old = (spark.read.schema(new.schema).parquet(path).where(F.col("bucket").isin(touched_buckets))
-           .join(F.broadcast(stale), stale_on, "left_anti"))
+    old = read_buckets(spark, path, new.schema, touched_buckets).join(F.broadcast(stale), stale_on, "left_anti")
     return old.select(*new.columns).unionByName(new)
 
 
-def _sums(partials: DataFrame) -> dict[str, dict[str, int]]:
-    """file -> the sums of its partial counts in `partials` (collected: a row per file)."""
-    sums = [F.sum(c).alias(c) for c in partials.columns if c not in ("_file", "_cid", "bucket")]
-    return {r["_file"]: {k: int(v or 0) for k, v in r.asDict().items() if k != "_file"}
-            for r in partials.groupBy("_file").agg(*sums).collect()}
+def _partials(by_dataset: dict[str, DataFrame]) -> DataFrame:
+    """Every dataset's partial counts as one table (one write, one read): dataset, _file, _cid and the counts as a
+    map (each dataset has its own rules, so its own count names)."""
+    frames = []
+    for ds, p in by_dataset.items():
+        names = [c for c in p.columns if c not in ("_file", "_cid")]
+        frames.append(p.select(F.lit(ds).alias("dataset"), "_file", "_cid", F.create_map(
+            *[x for c in names for x in (F.lit(c), F.col(c).cast("long"))]).alias("counts")))
+    return reduce(DataFrame.unionByName, frames)
+
+
+def _sums(partials: DataFrame) -> dict[str, dict[str, dict[str, int]]]:
+    """dataset -> file -> the sums of its partial counts in `partials` (collected: a row per dataset, file and
+    count name)."""
+    sums: dict[str, dict[str, dict[str, int]]] = {ds: {} for ds in DATASETS}
+    for r in (partials.select("dataset", "_file", F.explode("counts").alias("name", "n"))
+              .groupBy("dataset", "_file", "name").agg(F.sum("n").alias("n")).collect()):
+        sums[r["dataset"]].setdefault(r["_file"], {})[r["name"]] = int(r["n"] or 0)
+    return sums
 
 
 def _add(totals: dict[str, dict[str, int]], sums: dict[str, dict[str, int]], sign: int) -> None:
@@ -412,6 +425,15 @@ SMALL_CLOSURE = 500_000
 
 def _buckets_df(spark: SparkSession, values: list[str], column: str) -> DataFrame:
     return spark.createDataFrame([(v,) for v in values], f"{column} string")
+
+
+def read_buckets(spark: SparkSession, path: str, schema, buckets) -> DataFrame:
+    """The rows of the table at `path` in `buckets`, read from their bucket=N/ folders only: reading the table and
+    filtering lists every folder first, a Spark job over 4,096 of them for the key index at 1M customers."""
+    scope = sorted(set(buckets))
+    if not scope:
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).option("basePath", path).parquet(*[f"{path}/bucket={b}" for b in scope])
 
 
 def known_file(path: str, entry: dict) -> InputFile:
@@ -480,8 +502,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         with steps("state: components reached"):
             edge_rows = [(r._rid, r.key) for r in new_edges.collect()]
             new_keys = sorted({k for _, k in edge_rows})
-            index = spark.read.schema("key string, _cid string, bucket int").parquet(paths["keys"]) \
-                .where(F.col("bucket").isin(buckets_of(new_keys, buckets * KEY_FANOUT)))
+            index = read_buckets(spark, paths["keys"], "key string, _cid string, bucket int",
+                                 buckets_of(new_keys, buckets * KEY_FANOUT))
             indexed = {r.key: r._cid for r in index.join(F.broadcast(_buckets_df(spark, new_keys, "key")), "key",
                                                          "left_semi").collect()}  # the new keys already known
             old_cids = sorted(set(indexed.values()))
@@ -490,9 +512,9 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             for ds in DATASETS:
                 schema = T.StructType([*raw_new[ds].schema.fields, T.StructField("_keys", T.ArrayType(T.StringType())),
                                        T.StructField("_cid", T.StringType()), T.StructField("bucket", T.IntegerType())])
-                old = spark.read.schema(schema).parquet(paths[f"records/{ds}"]) \
-                    .where(F.col("bucket").isin(buckets_of(old_cids, buckets))).join(wanted, "_cid", "left_semi") \
-                    .drop("bucket").localCheckpoint(eager=True)  # held: its files are rewritten below
+                old = read_buckets(spark, paths[f"records/{ds}"], schema, buckets_of(old_cids, buckets)) \
+                    .join(wanted, "_cid", "left_semi").drop("bucket") \
+                    .localCheckpoint(eager=True)  # held: its files are rewritten below
                 raw_all[ds] = old.drop("_keys", "_cid").unionByName(raw_new[ds])
                 old_edges.append(old.select("_rid", "_cid", F.explode("_keys").alias("key")))
             old_edges = reduce(DataFrame.unionByName, old_edges)
@@ -502,9 +524,11 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             new_keys=len(new_keys))
         with steps("state: components"):
             changed_keys = None  # the keys whose component is new or another: their index buckets are rewritten
+            cid_values = None
             if len(rows) + len(edge_rows) <= SMALL_CLOSURE:
                 found = union_find(edge_rows + [(r._rid, r.key) for r in rows])
                 cids = spark.createDataFrame(list(found.items()), "_rid string, _cid string")
+                cid_values = set(found.values())  # known here: no Spark job to list them
                 changed_keys = {k for rid, k in edge_rows if indexed.get(k) != found[rid]} | \
                     {r.key for r in rows if found[r._rid] != r._cid}
             else:  # a large closure: every index bucket is rewritten
@@ -524,13 +548,14 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         generation = 1 if full else manifest.generation + 1
         written = {} if full else dict(manifest.written)
         new_index = edges.join(cids, "_rid").select("key", "_cid").distinct()
-        affected = sorted({r._file for ds in DATASETS for r in keyed[ds].select("_file").distinct().collect()})
         # summed into the files' totals and written: each computed once, at its first use
-        out.partials = {ds: p.localCheckpoint(eager=False) for ds, p in out.partials.items()}
+        partials = _partials(out.partials).localCheckpoint(eager=False)
+        new_sums = _sums(partials)
+        affected = sorted({f for sums in new_sums.values() for f in sums})  # every file with a record in `keyed`
         frames = {paths[t]: (df, "_cid") for t, df in out.frames.items()}
         for ds in DATASETS:
             frames[paths[f"records/{ds}"]] = (keyed[ds], "_cid")
-            frames[paths[f"partials/{ds}"]] = (out.partials[ds], "_cid")
+        frames[paths["partials"]] = (partials, "_cid")
         frames[paths["keys"]] = (new_index, "key")
         counts = {"_cid": buckets, "key": buckets * KEY_FANOUT}  # bucket counts by what a table is bucketed on
         totals = {ds: {} if full else {f: dict(c) for f, c in manifest.totals.get(ds, {}).items()} for ds in DATASETS}
@@ -539,21 +564,22 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             frames = {p: (df.withColumn("bucket", bucket_of(F.col(key), counts[key])), list(range(counts[key])))
                       for p, (df, key) in frames.items()}
         else:
-            new_cid_list = [r._cid for r in cids.select("_cid").distinct().collect()]
+            new_cid_list = cid_values if cid_values is not None else \
+                [r._cid for r in cids.select("_cid").distinct().collect()]
             stale = _buckets_df(spark, sorted(set(old_cids) | set(new_cid_list)), "_cid")
             touched = buckets_of(set(old_cids) | set(new_cid_list), buckets)
             key_buckets = buckets_of(changed_keys, counts["key"]) if changed_keys is not None \
                 else list(range(counts["key"]))
             where = {"_cid": touched, "key": key_buckets}
-            for ds in DATASETS:  # the counts the recomputed components had come off their files' totals
-                schema = T.StructType([*out.partials[ds].schema.fields, T.StructField("bucket", T.IntegerType())])
-                old = spark.read.schema(schema).parquet(paths[f"partials/{ds}"]) \
-                    .where(F.col("bucket").isin(touched)).join(F.broadcast(stale), "_cid", "left_semi")
-                _add(totals[ds], _sums(old), -1)
+            # the counts the recomputed components had come off their files' totals
+            schema = T.StructType([*partials.schema.fields, T.StructField("bucket", T.IntegerType())])
+            old = read_buckets(spark, paths["partials"], schema, touched).join(F.broadcast(stale), "_cid", "left_semi")
+            for ds, sums in _sums(old).items():
+                _add(totals[ds], sums, -1)
             frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, counts[key], where[key], stale,
                                                               "_cid"), where[key]) for p, (df, key) in frames.items()}
         for ds in DATASETS:  # and the recomputed counts go on
-            _add(totals[ds], _sums(out.partials[ds]), 1)
+            _add(totals[ds], new_sums[ds], 1)
         _write_all(spark, frames, full, paths["state"])
 
     # PENDING files the state already holds: a run committed the state, then stopped before completing their

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     runner = lambda_runner.install(ctx)
     box = mailbox.install(ctx)
     eventbridge.install(ctx, runner)
-    glue_runner.install(ctx)
+    glue = glue_runner.install(ctx)
     alarms.install(ctx)
     servers = rds.install(ctx)
     quicksight.install(ctx)
@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # never lose the chance to shut down cleanly; say what was not saved
         print(f"snapshot FAILED: {e!r}", flush=True)
     rds.stop_all(servers)
+    glue.close()  # the warm Spark drivers
     ready_file.unlink(missing_ok=True)
     # No server.shutdown(): it would join request threads that clients keep alive. Asynchronous work still
     # in flight (a Lambda retry, a Glue run) is abandoned as on a crash; the launcher then ends this

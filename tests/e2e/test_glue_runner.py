@@ -51,6 +51,27 @@ else:
 spark.stop()
 '''
 
+# Each run prints its process, whether its module was imported afresh, what it sees in S3 and in its environment.
+WARM = '''
+import os, sys
+from pyspark.sql import SparkSession
+import warm_counter
+
+warm_counter.RUNS += 1
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+spark = SparkSession.builder.getOrCreate()
+rows = spark.read.text(f"s3://{args['--bucket']}/warm/input.txt").count()
+print("pid", os.getpid(), "imports", warm_counter.RUNS, "rows", rows, "tag", args["--tag"], "version",
+      warm_counter.VERSION, "local", os.environ.get("C360_GLUE_LOCAL"), "argv", len(sys.argv), flush=True)
+if args.get("--then") == "stop":
+    spark.stop()
+elif args.get("--then") == "fail":
+    raise RuntimeError("asked to fail")
+elif args.get("--then") == "sleep":
+    import time
+    time.sleep(4)
+'''
+
 FAILING = '''
 raise ValueError("input is broken: no customers")
 '''
@@ -78,7 +99,8 @@ def _job(glue, name, script, **extra):
     glue.create_job(Name=name, Role="arn:aws:iam::123456789012:role/glue-test", GlueVersion="6.0",
                     Command={"Name": "glueetl", "ScriptLocation": f"s3://{BUCKET}/scripts/{script}",
                              "PythonVersion": "3"},
-                    DefaultArguments={"--bucket": BUCKET}, WorkerType="G.1X", NumberOfWorkers=2, **extra)
+                    DefaultArguments={"--bucket": BUCKET, **extra.pop("DefaultArguments", {})}, WorkerType="G.1X",
+                    NumberOfWorkers=2, **extra)
 
 
 def _wait_terminal(glue, job, run_id, timeout=180):
@@ -129,7 +151,8 @@ def test_max_concurrent_runs_and_batch_stop(glue):
     stopped = glue.batch_stop_job_run(JobName="slow", JobRunIds=[first, "jr_unknown"])
     assert [s["JobRunId"] for s in stopped["SuccessfulSubmissions"]] == [first]
     assert stopped["Errors"][0]["JobRunId"] == "jr_unknown"
-    assert _wait_terminal(glue, "slow", first)["JobRunState"] == "STOPPED"
+    ended = _wait_terminal(glue, "slow", first)
+    assert ended["JobRunState"] == "STOPPED", ended.get("ErrorMessage")
     glue.start_job_run(JobName="slow")  # the slot is free again
     runs = glue.get_job_runs(JobName="slow")["JobRuns"]
     assert [r["JobRunState"] for r in runs].count("STOPPED") == 1
@@ -151,6 +174,54 @@ def test_a_run_sees_objects_put_after_it_started(glue):
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     out = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)["events"]
     assert any("late rows 3" in e["message"] for e in out)
+
+
+def _warm_run(glue, job, tag, **arguments) -> tuple[dict, dict]:
+    """Start a run of `job` and wait for it: the run and the fields its script printed."""
+    run = _wait_terminal(glue, job, glue.start_job_run(JobName=job, Arguments={"--tag": tag, **arguments})["JobRunId"])
+    out = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run["Id"])["events"]
+    line = next((e["message"].split() for e in out if e["message"].startswith("pid ")), [])
+    return run, dict(zip(line[::2], line[1::2], strict=True))
+
+
+def test_runs_share_a_warm_driver_yet_each_starts_as_a_fresh_script(glue):
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="scripts/warm.py", Body=WARM.encode())
+    s3.put_object(Bucket=BUCKET, Key="scripts/warm_counter.py", Body=b"RUNS = 0\nVERSION = 1\n")
+    s3.put_object(Bucket=BUCKET, Key="warm/input.txt", Body=b"a\nb\n")
+    _job(glue, "warm", "warm.py", ExecutionProperty={"MaxConcurrentRuns": 2},
+         DefaultArguments={"--extra-py-files": f"s3://{BUCKET}/scripts/warm_counter.py"})
+    first, seen = _warm_run(glue, "warm", "one")
+    assert first["JobRunState"] == "SUCCEEDED", first.get("ErrorMessage")
+    assert seen["imports"] == "1" and seen["rows"] == "2" and seen["tag"] == "one" and seen["local"] == "1"
+
+    s3.put_object(Bucket=BUCKET, Key="warm/input.txt", Body=b"a\nb\nc\n")  # this run's S3, not the last one's
+    second, again = _warm_run(glue, "warm", "two", **{"--then": "stop"})
+    assert second["JobRunState"] == "SUCCEEDED", second.get("ErrorMessage")
+    assert again["pid"] == seen["pid"], "the second run should reuse the warm driver"
+    assert again["imports"] == "1" and again["rows"] == "3" and again["tag"] == "two"
+    assert int(again["argv"]) == int(seen["argv"]) + 2  # its own arguments: --then stop
+
+    failed, after_stop = _warm_run(glue, "warm", "three", **{"--then": "fail"})  # the stopped session is replaced
+    assert failed["JobRunState"] == "FAILED" and "RuntimeError: asked to fail" in failed["ErrorMessage"]
+    assert after_stop["pid"] == seen["pid"] and after_stop["rows"] == "3"
+    recovered, after_failure = _warm_run(glue, "warm", "four")  # a failed script leaves the driver serving
+    assert recovered["JobRunState"] == "SUCCEEDED" and after_failure["pid"] == seen["pid"]
+
+    s3.put_object(Bucket=BUCKET, Key="scripts/warm_counter.py", Body=b"RUNS = 0\nVERSION = 2\n")
+    changed, new_code = _warm_run(glue, "warm", "five")  # other code: another driver, with the new module
+    assert changed["JobRunState"] == "SUCCEEDED" and new_code["version"] == "2" and new_code["pid"] != seen["pid"]
+
+    # two runs at once: the second finds the driver busy and gets a cold spark-submit of its own
+    ids = [glue.start_job_run(JobName="warm", Arguments={"--tag": t, "--then": "sleep"})["JobRunId"]
+           for t in ("six", "seven")]
+    pids = set()
+    for run_id in ids:
+        run = _wait_terminal(glue, "warm", run_id)
+        assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+        out = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)["events"]
+        pids |= {e["message"].split()[1] for e in out if e["message"].startswith("pid ")}
+    assert len(pids) == 2 and new_code["pid"] in pids
 
 
 def _s3_table(prefix: str, folder) -> list[tuple]:
