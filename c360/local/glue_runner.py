@@ -119,9 +119,12 @@ class WarmDriver:
 
     def run(self, request: dict, timeout: float) -> tuple[int, bool]:
         """Send one run; its exit code and whether it timed out (the driver is then killed). A driver that dies
-        gives the code it died with."""
+        gives the code it died with, and what it logged meanwhile (a JVM that would not start, a crash) goes to the
+        run's stderr, so the run's error says why."""
         deadline = time.monotonic() + timeout
         request = dict(request, script=str(self.code / Path(request["script"]).name))
+        log = self.folder / "driver.log"
+        since = log.stat().st_size if log.exists() else 0
         try:
             if not self.ready:  # the session starts before the first run: that run's time, as a cold start's
                 self.ready = bool(self._reply(deadline))
@@ -133,9 +136,14 @@ class WarmDriver:
         except TimeoutError:
             _terminate(self.proc)
             return self.proc.wait(), True
-        if answer is None:
-            return self.proc.wait(), False
-        return int(answer["rc"]), False
+        if answer is not None:
+            return int(answer["rc"]), False
+        rc = self.proc.wait()
+        if log.exists():
+            with open(log, "rb") as driver, open(request["stderr"], "ab") as err:
+                driver.seek(since)
+                err.write(driver.read())
+        return rc, False
 
     def _reply(self, deadline: float) -> dict | None:
         """The driver's next answer line; None if it died."""

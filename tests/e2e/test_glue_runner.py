@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -313,3 +314,18 @@ def test_the_customer360_job_runs_incrementally_over_s3(glue, root, tmp_path):
         assert got and got == _s3_table(f"ref/curated/{table}/", tmp_path), table
     items = ledger.scan()["Items"]
     assert len(items) == len(files) and all(i["status"] in ("SUCCESS", "FAILED") and "dq_score" in i for i in items)
+
+
+def test_a_warm_driver_that_cannot_start_fails_the_run_with_the_reason(tmp_path):
+    from c360.local.glue_runner import WarmDriver
+
+    script = tmp_path / "job.py"
+    script.write_text("print('never runs')\n")
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env["JAVA_HOME"] = str(tmp_path / "no-java")  # spark-submit cannot start the JVM
+    driver = WarmDriver(tmp_path / "driver", [script], ["--master", "local[1]"], env)
+    err = tmp_path / "stderr.log"
+    rc, timed_out = driver.run({"script": str(script), "args": [], "env": env, "cwd": str(tmp_path), "mounts": {},
+                                "stdout": str(tmp_path / "stdout.log"), "stderr": str(err)}, timeout=120)
+    assert rc != 0 and not timed_out and not driver.alive()
+    assert "no-java/bin/java" in err.read_text()  # the driver's log, in the run's error stream
