@@ -15,8 +15,9 @@ What it does
   (script and `--extra-py-files`, by content) and worker count, started by the first run that needs it, serving
   one run at a time. Each run gets its own `__main__`, arguments, environment, freshly imported modules, mounts and
   logs; a run that finds its driver busy, or `C360_GLUE_WARM=0`, gets a cold `spark-submit` of its own. Stopping
-  or timing out a run kills its driver. This saves the JVM and session start (about 10 s a run) and runs Spark on
-  a warmed-up JVM (a small incremental run: 17 s of job time instead of 36 s).
+  or timing out a run kills its driver; `<state>/glue/runs/<run id>/driver.pid` names the process that runs it.
+  This saves the JVM and session start (about 10 s a run) and runs Spark on a warmed-up JVM (a small incremental
+  run: 17 s of job time instead of 36 s).
 - `GetJobRun(s)` report the real state (STARTING, RUNNING, SUCCEEDED, FAILED with the error message,
   TIMEOUT after the job's `Timeout` minutes, STOPPED after `BatchStopJobRun`), start and completion times and
   execution time. Driver output goes to CloudWatch Logs `/aws-glue/jobs/output` and `/aws-glue/jobs/error`
@@ -319,6 +320,7 @@ class GlueRunner:
             err_path.write_bytes(b"")  # the driver may die before it opens them
             try:
                 self.processes[run.job_run_id] = warm.proc
+                (folder / "driver.pid").write_text(str(warm.proc.pid))  # the process that runs it, for operators
                 if getattr(run, "c360_stop_requested", False):
                     _terminate(warm.proc)
                 else:
@@ -343,6 +345,7 @@ class GlueRunner:
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
                 proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=folder, start_new_session=True)
                 self.processes[run.job_run_id] = proc
+                (folder / "driver.pid").write_text(str(proc.pid))
                 if getattr(run, "c360_stop_requested", False):
                     _terminate(proc)
                 else:

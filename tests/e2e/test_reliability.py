@@ -238,15 +238,17 @@ def reference_golden(p: Pipeline, etl, spark) -> dict:
 
 
 def _spark_pids(run_id: str) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if run_id.encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-    return pids
+    """The process that runs the job run: a warm driver or a cold spark-submit (the local runner names it)."""
+    marker = config.settings().state_dir / "glue" / "runs" / run_id / "driver.pid"
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        pid = int(marker.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return []
+    return [pid]
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
