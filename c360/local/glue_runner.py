@@ -299,6 +299,9 @@ class GlueRunner:
                       "--conf", "spark.sql.session.timeZone=UTC",
                       # a small local cluster: a few shuffle partitions, not Spark's 200 (Glue sizes its own)
                       "--conf", f"spark.sql.shuffle.partitions={2 * workers}"]
+        for scheme in ("s3", "s3a"):  # the staged buckets are mounted under s3:// and s3a:// (per run: see below)
+            spark_args += ["--conf",
+                           f"spark.hadoop.fs.{scheme}.impl=org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"]
         args = {k: v for k, v in arguments.items() if k.startswith("--")}
         args.update({"--JOB_ID": f"j_{hashlib.sha1(job.name.encode()).hexdigest()}", "--JOB_RUN_ID": run.job_run_id,
                      "--JOB_NAME": job.name})
@@ -314,17 +317,15 @@ class GlueRunner:
         follower.start()
         warm = self._warm_driver([script, *py_files], workers, [
             *spark_args, "--name", f"{job.name}:warm", "--conf",
-            f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={self.ctx.path('glue', 'warm')}"], env)
+            f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={self.ctx.path('glue', 'warm')}",
+            # a FileSystem per use, so the mount table a run sets on the driver is the one in force
+            "--conf", "spark.hadoop.fs.s3.impl.disable.cache=true",
+            "--conf", "spark.hadoop.fs.s3a.impl.disable.cache=true"], env)
         if warm is not None:
             out_path.write_bytes(b"")
             err_path.write_bytes(b"")  # the driver may die before it opens them
             try:
-                self.processes[run.job_run_id] = warm.proc
-                (folder / "driver.pid").write_text(str(warm.proc.pid))  # the process that runs it, for operators
-                if getattr(run, "c360_stop_requested", False):
-                    _terminate(warm.proc)
-                else:
-                    self.set_state(run, "RUNNING")
+                self._track(run, warm.proc, folder)
                 rc, timed_out = warm.run({"script": str(script), "args": argv, "env": env, "cwd": str(folder),
                                           "mounts": {b: str(stage / b) for b in staged},
                                           "stdout": str(out_path), "stderr": str(err_path)}, timeout_s)
@@ -334,9 +335,6 @@ class GlueRunner:
         else:
             cmd = [spark_submit(), *spark_args, "--name", f"{job.name}:{run.job_run_id[:12]}",
                    "--conf", f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={folder}"]
-            for scheme in ("s3", "s3a"):
-                cmd += ["--conf",
-                        f"spark.hadoop.fs.{scheme}.impl=org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"]
             for bucket in staged:
                 cmd += ["--conf", f"spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback=file://{stage / bucket}"]
             if py_files:
@@ -344,12 +342,7 @@ class GlueRunner:
             cmd += [str(script), *argv]
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
                 proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=folder, start_new_session=True)
-                self.processes[run.job_run_id] = proc
-                (folder / "driver.pid").write_text(str(proc.pid))
-                if getattr(run, "c360_stop_requested", False):
-                    _terminate(proc)
-                else:
-                    self.set_state(run, "RUNNING")
+                self._track(run, proc, folder)
                 try:
                     rc = proc.wait(timeout=timeout_s)
                     timed_out = False
@@ -381,6 +374,16 @@ class GlueRunner:
             # spark-submit relays the Python traceback on stdout, the JVM's errors on stderr
             self.set_state(run, "FAILED", _error_message(stdout, rc) if _has_traceback(stdout)
                            else _error_message(stderr, rc))
+
+    def _track(self, run, proc: subprocess.Popen, folder: Path) -> None:
+        """The process now running `run` (a warm driver or a cold spark-submit): stoppable, named in
+        <run folder>/driver.pid for operators, and the run RUNNING unless a stop came first."""
+        self.processes[run.job_run_id] = proc
+        (folder / "driver.pid").write_text(str(proc.pid))
+        if getattr(run, "c360_stop_requested", False):
+            _terminate(proc)
+        else:
+            self.set_state(run, "RUNNING")
 
     def _local_path(self, location: str, stage: Path) -> Path | None:
         if location.startswith(("s3://", "s3a://")):

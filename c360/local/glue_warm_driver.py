@@ -34,21 +34,16 @@ IDLE_EXIT_S = 900  # an idle driver gives its memory back after this long
 
 
 def _session():
-    """The session (a new one if a script stopped the last), with s3:// and s3a:// on Hadoop's
-    ViewFileSystemOverloadScheme and no FileSystem cache for them, so each run's mount table is the one in force."""
+    """The session (a new one if a script stopped the last). The runner's Spark settings put s3:// and s3a:// on
+    Hadoop's ViewFileSystemOverloadScheme with no FileSystem cache, so each run's mount table is the one in force."""
     from pyspark.sql import SparkSession
 
-    spark = SparkSession.builder.getOrCreate()
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    for scheme in ("s3", "s3a"):
-        conf.set(f"fs.{scheme}.impl", "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme")
-        conf.set(f"fs.{scheme}.impl.disable.cache", "true")
-    return spark
+    return SparkSession.builder.getOrCreate()
 
 
 def _mount(spark, mounts: dict[str, str], previous: set[str]) -> set[str]:
-    """Point s3://<bucket>/ and s3a://<bucket>/ at this run's staged folders (Hadoop's ViewFileSystemOverloadScheme,
-    as the cold runner configures it on the command line)."""
+    """Point s3://<bucket>/ and s3a://<bucket>/ at this run's staged folders (the mount table a cold run gets on its
+    command line)."""
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     for bucket in previous - set(mounts):
         conf.unset(f"fs.viewfs.mounttable.{bucket}.linkFallback")
