@@ -15,7 +15,7 @@ What it does
   (script and `--extra-py-files`, by content) and worker count, started by the first run that needs it, serving
   one run at a time. Each run gets its own `__main__`, arguments, environment, freshly imported modules, mounts and
   logs; a run that finds its driver busy, or `C360_GLUE_WARM=0`, gets a cold `spark-submit` of its own. Stopping
-  or timing out a run kills its driver; `<state>/glue/runs/<run id>/driver.pid` names the process that runs it.
+  or timing out a run kills its driver; while a run runs, `<state>/glue/runs/<run id>/driver.pid` names its process.
   This saves the JVM and session start (about 10 s a run) and runs Spark on a warmed-up JVM (a small incremental
   run: 17 s of job time instead of 36 s).
 - `GetJobRun(s)` report the real state (STARTING, RUNNING, SUCCEEDED, FAILED with the error message,
@@ -330,7 +330,7 @@ class GlueRunner:
                                           "mounts": {b: str(stage / b) for b in staged},
                                           "stdout": str(out_path), "stderr": str(err_path)}, timeout_s)
             finally:
-                self.processes.pop(run.job_run_id, None)
+                self._untrack(run, folder)
                 warm.busy = False
         else:
             cmd = [spark_submit(), *spark_args, "--name", f"{job.name}:{run.job_run_id[:12]}",
@@ -350,7 +350,7 @@ class GlueRunner:
                     _terminate(proc)
                     rc, timed_out = proc.wait(), True
                 finally:
-                    self.processes.pop(run.job_run_id, None)
+                    self._untrack(run, folder)
         stop_following.set()
         follower.join()
         stdout = out_path.read_text(errors="replace").splitlines()
@@ -384,6 +384,11 @@ class GlueRunner:
             _terminate(proc)
         else:
             self.set_state(run, "RUNNING")
+
+    def _untrack(self, run, folder: Path) -> None:
+        """The run's process is done with it: a warm driver lives on to serve other runs, so driver.pid goes."""
+        self.processes.pop(run.job_run_id, None)
+        (folder / "driver.pid").unlink(missing_ok=True)
 
     def _local_path(self, location: str, stage: Path) -> Path | None:
         if location.startswith(("s3://", "s3a://")):
