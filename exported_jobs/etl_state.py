@@ -291,9 +291,10 @@ def components(raw: dict[str, DataFrame], keys: DataFrame) -> DataFrame:
     rids = raw["customer_details"].select("_rid")
     for ds in DATASETS[1:]:
         rids = rids.unionByName(raw[ds].select("_rid"))
-    keys = keys.distinct()
-    linking = keys.join(keys.groupBy("key").agg(F.count("*").alias("_n")).where(F.col("_n") > 1), "key", "left_semi")
-    linking = linking.select(F.xxhash64("_rid").alias("r"), F.xxhash64("key").alias("k")).localCheckpoint(eager=True)
+    # one shuffle: each key's distinct records, kept when two or more hold it
+    linking = (keys.groupBy("key").agg(F.collect_set("_rid").alias("_rids")).where(F.size("_rids") > 1)
+               .select(F.xxhash64("key").alias("k"), F.explode("_rids").alias("_rid"))
+               .select(F.xxhash64("_rid").alias("r"), "k").localCheckpoint(eager=True))
     edges = linking.count()
     if edges > DRIVER_EDGES:
         labels = connected_labels(linking.select(F.col("r").alias("_node"), F.col("k").alias("key")),
@@ -487,8 +488,9 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                 .localCheckpoint(eager=True)
     if full:
         with steps("state: components"):
-            rows = new_edges.limit(SMALL_CLOSURE + 1).collect()
-            if len(rows) <= SMALL_CLOSURE:  # a small history: the components on the driver, no Spark rounds
+            # counted on the held edges, not collected: past SMALL_CLOSURE they stay in Spark
+            rows = new_edges.collect() if new_edges.count() <= SMALL_CLOSURE else None
+            if rows is not None:  # a small history: the components on the driver, no Spark rounds
                 cids = union_find([(r._rid, r.key) for r in rows])
                 buckets = bucket_count(len(cids))
                 cids = spark.createDataFrame(list(cids.items()), "_rid string, _cid string")
@@ -535,7 +537,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                 cids = components(raw_all, edges)
             cids = cids.localCheckpoint(eager=True)
     with steps("state: components"):
-        keys_of = edges.groupBy("_rid").agg(F.sort_array(F.collect_set("key")).alias("_keys"))
+        keys_of = edges.groupBy("_rid").agg(F.sort_array(F.collect_set("key")).alias("_keys")) \
+            .localCheckpoint(eager=False)  # grouped once, joined to each dataset
         keyed = {ds: df.join(cids, "_rid").join(keys_of, "_rid", "left").localCheckpoint(eager=True)
                  for ds, df in raw_all.items()}
     out = transform(spark, new_files, rulesets, rates, now, analyzer, steps,
