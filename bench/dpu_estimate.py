@@ -20,9 +20,10 @@ Run: `python bench/dpu_estimate.py`; `--help` for each input.
 from __future__ import annotations
 
 import argparse
-import math
+import sys
+from pathlib import Path
 
-ROWS_PER_BUCKET = 50_000  # exported_jobs/etl_state.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def touched_fraction(persons: int, buckets: int) -> float:
@@ -49,11 +50,14 @@ def main() -> None:
     ap.add_argument("--min-dpus", type=float, default=2, help="the smallest job: 2 G.1X workers")
     ap.add_argument("--usd-per-dpu-hour", type=float, default=0.44)
     a = ap.parse_args()
+    from c360.shipped import job_module
+
+    bucket_count = job_module("etl_state").bucket_count  # the job's own sizing of the state
 
     per_record_today = a.default_run_s / a.history_records  # seconds of the measured cores per history record
     share_1k = touched_fraction(1000, a.measured_buckets)
     per_rewritten = (a.write_1k_s + a.reach_1k_s) / (share_1k * a.history_records)
-    buckets = 1 << max(0, math.ceil(math.log2(a.year_records / ROWS_PER_BUCKET)))
+    buckets = bucket_count(int(a.year_records))
     share = touched_fraction(a.file_records, buckets)
 
     today_s = per_record_today * a.year_records

@@ -237,9 +237,14 @@ def reference_golden(p: Pipeline, etl, spark) -> dict:
             for r in out.frames["customer360_golden"].collect()}
 
 
+def _run_folder(run_id: str) -> Path:
+    """Where the local Glue runner keeps a job run's files (driver.pid while it runs, stdout.log)."""
+    return config.settings().state_dir / "glue" / "runs" / run_id
+
+
 def _spark_pids(run_id: str) -> list[int]:
     """The process that runs the job run: a warm driver or a cold spark-submit (the local runner names it)."""
-    marker = config.settings().state_dir / "glue" / "runs" / run_id / "driver.pid"
+    marker = _run_folder(run_id) / "driver.pid"
     deadline = time.monotonic() + 10
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -326,8 +331,7 @@ def test_spark_job_killed_at_a_random_point_then_rerun_converges(pipeline, etl, 
                     aws.client("glue").start_job_run(JobName=p.outputs["glue_job"])
                 settled(p)
                 break
-            log = config.settings().state_dir / "glue" / "runs" / run["Id"] / "stdout.log"
-            finished = '"job finished"' in log.read_text(errors="replace")
+            finished = '"job finished"' in (_run_folder(run["Id"]) / "stdout.log").read_text(errors="replace")
             assert killed["JobRunState"] == "SUCCEEDED" and finished, (pids, killed)  # not killed: it had ended
             print(f"attempt {attempt}: run {run['Id']} ended before the kill at {kill_after:.1f} s")
             settled(p)
