@@ -13,6 +13,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+if "get_ipython" not in globals():  # the modules beside this one (--extra-py-files); 20_glue_etl defines them above
+    from etl_runtime import local_frame
+
 DATASETS = ("customer_details", "purchases", "feedback")
 
 
@@ -148,7 +151,7 @@ def check_counts(df: DataFrame | None, files: list[InputFile], dataset: str,
 def _empty(spark: SparkSession, dataset: str) -> DataFrame:
     """A dataset with no file yet: an empty frame of the shape its reader gives."""
     schema = {"customer_details": CUSTOMER_SCHEMA, "purchases": PURCHASE_SCHEMA, "feedback": FEEDBACK_SCHEMA}[dataset]
-    df = spark.createDataFrame([], schema)
+    df = local_frame(spark, [], schema)
     return _tagged(_flat_customers(df) if dataset == "customer_details" else df, "", "")
 
 

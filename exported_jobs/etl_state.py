@@ -42,7 +42,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_dqdl import Rule, leaves, results_from_counts
     from etl_identity import connected_labels, match_keys
     from etl_readers import DATASETS, InputFile, file_format, local_path
-    from etl_runtime import Steps, log
+    from etl_runtime import Steps, local_frame, log
     from etl_transform import Outputs, read_raw, transform
 
 
@@ -254,7 +254,7 @@ def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rate
                                 tagged("f:", F.col("feedback_id")), tagged("h:f:", F.col("_h")),
                                 *rule_keys("feedback", fb)]))
     if not parts:
-        return cust_raw.sparkSession.createDataFrame([], "_rid string, key string")
+        return local_frame(cust_raw.sparkSession, [], "_rid string, key string")
     return reduce(DataFrame.unionByName, parts)
 
 
@@ -366,15 +366,15 @@ def _write(spark: SparkSession, frame: DataFrame, path: str, buckets: list[int],
     present = {s.getPath().getName() for s in fs.listStatus(root)}  # one listing, not a look per bucket
     for b in buckets:
         if f"bucket={b}" not in present:
-            spark.createDataFrame([], schema).coalesce(1).write.mode("overwrite").parquet(f"{path}/bucket={b}")
+            local_frame(spark, [], schema).write.mode("overwrite").parquet(f"{path}/bucket={b}")
 
 
 def _merged(spark: SparkSession, path: str, new: DataFrame, key: str, buckets: int, touched_buckets: list[int],
-            stale: DataFrame, stale_on: str) -> DataFrame:
+            stale: list[str], stale_on: str) -> DataFrame:
     """The new content of `touched_buckets`: the rows already there whose `stale_on` value is not in `stale`, plus
     `new` (both with a `bucket` made from `key`). It is written to a staging folder before the buckets are replaced."""
     new = new.withColumn("bucket", bucket_of(F.col(key), buckets)).where(F.col("bucket").isin(touched_buckets))
-    old = read_buckets(spark, path, new.schema, touched_buckets).join(F.broadcast(stale), stale_on, "left_anti")
+    old = where_in(read_buckets(spark, path, new.schema, touched_buckets), stale_on, stale, inside=False)
     return old.select(*new.columns).unionByName(new)
 
 
@@ -424,8 +424,19 @@ def _result(counts: dict[str, int], rules: list[Rule]) -> dict | None:
 SMALL_CLOSURE = 500_000
 
 
-def _buckets_df(spark: SparkSession, values: list[str], column: str) -> DataFrame:
-    return spark.createDataFrame([(v,) for v in values], f"{column} string")
+# Up to this many values a membership test is a filter in the plan (Spark's InSet: no job, no shuffle); beyond, a
+# broadcast join with the values as a frame
+INLINE_VALUES = 10_000
+
+
+def where_in(df: DataFrame, column: str, values, inside: bool = True) -> DataFrame:
+    """The rows of `df` whose string `column` (never null) is among `values` (or, `inside` false, is not)."""
+    values = sorted(set(values))
+    if len(values) <= INLINE_VALUES:
+        test = F.col(column).isin(values)
+        return df.where(test if inside else ~test)
+    frame = F.broadcast(local_frame(df.sparkSession, [(v,) for v in values], f"{column} string"))
+    return df.join(frame, column, "left_semi" if inside else "left_anti")
 
 
 def read_buckets(spark: SparkSession, path: str, schema, buckets) -> DataFrame:
@@ -433,7 +444,7 @@ def read_buckets(spark: SparkSession, path: str, schema, buckets) -> DataFrame:
     filtering lists every folder first, a Spark job over 4,096 of them for the key index at 1M customers."""
     scope = sorted(set(buckets))
     if not scope:
-        return spark.createDataFrame([], schema)
+        return local_frame(spark, [], schema)
     return spark.read.schema(schema).option("basePath", path).parquet(*[f"{path}/bucket={b}" for b in scope])
 
 
@@ -493,7 +504,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             if rows is not None:  # a small history: the components on the driver, no Spark rounds
                 cids = union_find([(r._rid, r.key) for r in rows])
                 buckets = bucket_count(len(cids))
-                cids = spark.createDataFrame(list(cids.items()), "_rid string, _cid string")
+                cids = local_frame(spark, list(cids.items()), "_rid string, _cid string")
             else:
                 buckets = bucket_count(new_edges.select("_rid").distinct().count())
                 cids = components(raw_new, new_edges)
@@ -506,16 +517,14 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             new_keys = sorted({k for _, k in edge_rows})
             index = read_buckets(spark, paths["keys"], "key string, _cid string, bucket int",
                                  buckets_of(new_keys, buckets * KEY_FANOUT))
-            indexed = {r.key: r._cid for r in index.join(F.broadcast(_buckets_df(spark, new_keys, "key")), "key",
-                                                         "left_semi").collect()}  # the new keys already known
+            indexed = {r.key: r._cid for r in where_in(index, "key", new_keys).collect()}  # the new keys known
             old_cids = sorted(set(indexed.values()))
-            wanted = F.broadcast(_buckets_df(spark, old_cids, "_cid"))
             raw_all, old_edges = {}, []
             for ds in DATASETS:
                 schema = T.StructType([*raw_new[ds].schema.fields, T.StructField("_keys", T.ArrayType(T.StringType())),
                                        T.StructField("_cid", T.StringType()), T.StructField("bucket", T.IntegerType())])
-                old = read_buckets(spark, paths[f"records/{ds}"], schema, buckets_of(old_cids, buckets)) \
-                    .join(wanted, "_cid", "left_semi").drop("bucket") \
+                old = where_in(read_buckets(spark, paths[f"records/{ds}"], schema, buckets_of(old_cids, buckets)),
+                               "_cid", old_cids).drop("bucket") \
                     .localCheckpoint(eager=True)  # held: its files are rewritten below
                 raw_all[ds] = old.drop("_keys", "_cid").unionByName(raw_new[ds])
                 old_edges.append(old.select("_rid", "_cid", F.explode("_keys").alias("key")))
@@ -529,7 +538,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             cid_values = None
             if len(rows) + len(edge_rows) <= SMALL_CLOSURE:
                 found = union_find(edge_rows + [(r._rid, r.key) for r in rows])
-                cids = spark.createDataFrame(list(found.items()), "_rid string, _cid string")
+                cids = local_frame(spark, list(found.items()), "_rid string, _cid string")
                 cid_values = set(found.values())  # known here: no Spark job to list them
                 changed_keys = {k for rid, k in edge_rows if indexed.get(k) != found[rid]} | \
                     {r.key for r in rows if found[r._rid] != r._cid}
@@ -569,14 +578,14 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         else:
             new_cid_list = cid_values if cid_values is not None else \
                 [r._cid for r in cids.select("_cid").distinct().collect()]
-            stale = _buckets_df(spark, sorted(set(old_cids) | set(new_cid_list)), "_cid")
+            stale = sorted(set(old_cids) | set(new_cid_list))
             touched = buckets_of(set(old_cids) | set(new_cid_list), buckets)
             key_buckets = buckets_of(changed_keys, counts["key"]) if changed_keys is not None \
                 else list(range(counts["key"]))
             where = {"_cid": touched, "key": key_buckets}
             # the counts the recomputed components had come off their files' totals
             schema = T.StructType([*partials.schema.fields, T.StructField("bucket", T.IntegerType())])
-            old = read_buckets(spark, paths["partials"], schema, touched).join(F.broadcast(stale), "_cid", "left_semi")
+            old = where_in(read_buckets(spark, paths["partials"], schema, touched), "_cid", stale)
             for ds, sums in _sums(old).items():
                 _add(totals[ds], sums, -1)
             frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, counts[key], where[key], stale,

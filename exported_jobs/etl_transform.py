@@ -26,7 +26,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_golden import build_golden
     from etl_identity import latest_versions, resolve_identities, retired_ids
     from etl_readers import DATASETS, InputFile, _empty, check_counts, read_dataset
-    from etl_runtime import Steps, log
+    from etl_runtime import Steps, local_frame, log
 
 
 @dataclass
@@ -169,7 +169,7 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
 def results_frame(spark: SparkSession, out: Outputs, files: list[InputFile]) -> DataFrame:
     """curated/dq_results/: one row per file the run judged, its results as JSON."""
     rows = [(f.path, f.dataset, f.record_id, json.dumps(out.file_results.get(f.path, {}))) for f in files]
-    return spark.createDataFrame(rows, "path string, dataset string, record_id string, result string").coalesce(1)
+    return local_frame(spark, rows, "path string, dataset string, record_id string, result string").coalesce(1)
 
 
 def write_curated(spark: SparkSession, out: Outputs, output_root: str, files: list[InputFile],

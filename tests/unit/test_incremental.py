@@ -155,3 +155,30 @@ def test_a_large_batch_finds_the_components_a_small_one_finds(etl, spark, root, 
     got = {r._rid: r._cid for r in state.components(raw, keys).collect()}
     assert got == want
     assert len(set(want.values())) < len(want)  # records were linked
+
+
+@pytest.mark.parametrize("inline", [10_000, 0])
+def test_where_in_filters_inline_or_by_a_broadcast_join_alike(etl, spark, monkeypatch, inline):
+    """`where_in` tests membership as a filter in the plan up to INLINE_VALUES values, past it by a join with a
+    frame of the values: both keep (or drop) the same rows."""
+    state = sys.modules["etl_state"]
+    monkeypatch.setattr(state, "INLINE_VALUES", inline)
+    df = etl.local_frame(spark, [(f"c{i}", i) for i in range(20)], "_cid string, n int")
+    wanted = ["c3", "c7", "c7", "c19", "not-there"]
+    assert sorted(r.n for r in state.where_in(df, "_cid", wanted).collect()) == [3, 7, 19]
+    assert sorted(r.n for r in state.where_in(df, "_cid", wanted, inside=False).collect()) == \
+        [i for i in range(20) if i not in (3, 7, 19)]
+    assert state.where_in(df, "_cid", []).count() == 0
+    assert state.where_in(df, "_cid", [], inside=False).count() == 20
+
+
+def test_local_frame_keeps_rows_types_and_nulls_and_makes_empty_frames(etl, spark):
+    schema = "path string, n long, ok boolean"
+    rows = [("a", 1, True), ("b", None, False), (None, 3, None)]
+    df = etl.local_frame(spark, rows, schema)
+    assert [tuple(r) for r in df.collect()] == rows
+    assert df.schema.simpleString() == "struct<path:string,n:bigint,ok:boolean>"
+    empty = etl.local_frame(spark, [], schema)
+    assert empty.count() == 0 and empty.schema == df.schema
+    with pytest.raises(ValueError):  # a row of another length is an error, not a silently shorter frame
+        etl.local_frame(spark, [("a", 1, True), ("b", 2)], schema)
