@@ -18,12 +18,18 @@ def latest_versions(df: DataFrame, key: str) -> DataFrame:
 def match_keys(customers: DataFrame, id_column: str = "source_customer_id") -> DataFrame:
     """(id, key) for each match key of a cleaned customer record: its valid e-mail (`e:`), or its phone with birth
     date and last-name Soundex (`p:`). Two records sharing a key are the same person."""
+    return customers.select(id_column, F.explode(F.array(*match_key_columns())).alias("key")) \
+        .where(F.col("key").isNotNull())
+
+
+def match_key_columns() -> list:
+    """The match keys of a cleaned customer record as columns (NULL where the record has none): `match_keys`."""
     email = F.when(F.col("email_valid"), F.concat(F.lit("e:"), "email"))
     phone = F.when(F.col("phone_e164").isNotNull() & F.col("date_of_birth").isNotNull()
                    & F.col("last_name").isNotNull(),
                    F.concat(F.lit("p:"), "phone_e164", F.lit("|"), F.col("date_of_birth").cast("string"), F.lit("|"),
                             F.soundex(F.upper("last_name"))))
-    return customers.select(id_column, F.explode(F.array(email, phone)).alias("key")).where(F.col("key").isNotNull())
+    return [email, phone]
 
 
 def connected_labels(keys: DataFrame, labels: DataFrame, node: str, max_rounds: int = 20,

@@ -40,7 +40,7 @@ from pyspark.sql import types as T
 if "get_ipython" not in globals():  # the modules beside this one (--extra-py-files); 20_glue_etl defines them above
     from etl_cleaning import clean_customers, clean_feedback, clean_purchases
     from etl_dqdl import Rule, leaves, results_from_counts
-    from etl_identity import connected_labels, match_keys
+    from etl_identity import connected_labels, match_key_columns
     from etl_readers import DATASETS, InputFile, file_format, local_path
     from etl_runtime import Steps, local_frame, log
     from etl_transform import Outputs, read_raw, transform
@@ -208,17 +208,16 @@ def _data_hash(df: DataFrame):
     return F.sha2(F.to_json(F.struct(*data)), 256)
 
 
-def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rates: DataFrame,
-                present: set[str] | None = None) -> DataFrame:
-    """(_rid, key) for every link key of every record (the keys any group of the job is formed by):
-    `s:` source customer id, `m:` identity match key, `p:` purchase id, `f:` feedback id, `h:` the record's data (its
-    exact duplicates), and `u:`/`r:` the columns of the rulesets' Uniqueness and ReferentialIntegrity rules. Values
-    are the cleaned ones the rules judge; a value flagged to NULL later still links (a superset is safe).
-    `present`: the datasets that have records (None: all); the others are not planned (a customer's cleaning runs
-    a pandas UDF: a Python worker started for nothing)."""
-    def keyed(df, exprs):
-        return df.select("_rid", F.explode(F.array(*exprs)).alias("key")).where(F.col("key").isNotNull())
-
+def with_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rates: DataFrame,
+              present: set[str] | None = None) -> dict[str, DataFrame]:
+    """Each dataset's records, their columns as read, with `_keys`: the record's link keys (the keys any group of
+    the job is formed by), sorted and distinct: `s:` source customer id, `m:` identity match key, `p:` purchase id,
+    `f:` feedback id, `h:` the record's data (its exact duplicates), and `u:`/`r:` the columns of the rulesets'
+    Uniqueness and ReferentialIntegrity rules. Values are the cleaned ones the rules judge (the columns as read ride
+    through the cleaning in a struct); a value flagged to NULL later still links (a superset is safe). A column per
+    record, not a row per key: a run holds its records once and needs no group-by to give them their keys back.
+    `present`: the datasets that have records (None: all); the others get an empty `_keys` and are not planned (a
+    customer's cleaning runs a pandas UDF: a Python worker started for nothing)."""
     def tagged(prefix, col):
         return F.concat(F.lit(prefix), col.cast("string"))
 
@@ -234,28 +233,42 @@ def record_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rate
                     out.append(tagged(f"r:{node[2]}:", F.col(node[1])))
         return out
 
+    def keyed(ds, clean, keys):
+        df = raw[ds]
+        if ds not in present:
+            return df.withColumn("_keys", F.array().cast("array<string>"))
+        cleaned = clean(df.withColumn("_h", _data_hash(df)).withColumn("_raw", F.struct(*df.columns)))
+        found = F.filter(F.array(*keys(cleaned), *rule_keys(ds, cleaned)), lambda k: k.isNotNull())
+        return cleaned.select("_raw.*", F.array_sort(F.array_distinct(found)).alias("_keys"))
+
     present = set(DATASETS) if present is None else present
-    cust_raw, pur_raw, fb_raw = raw["customer_details"], raw["purchases"], raw["feedback"]
-    parts = []
-    if "customer_details" in present:
-        cust = clean_customers(cust_raw)
-        parts += [keyed(cust, [tagged("s:", F.col("source_customer_id")), tagged("h:c:", _data_hash(cust_raw)),
-                               tagged("r:customers.customer_id:", F.col("source_customer_id")),
-                               *rule_keys("customer_details", cust)]),
-                  match_keys(cust, "_rid").select("_rid", F.concat(F.lit("m:"), "key").alias("key"))]
-    if "purchases" in present:
-        pur = clean_purchases(pur_raw.withColumn("_h", _data_hash(pur_raw)), rates)
-        parts.append(keyed(pur, [tagged("s:", F.col("customer_id")), tagged("p:", F.col("purchase_id")),
-                                 tagged("h:p:", F.col("_h")), tagged("r:purchases.purchase_id:", F.col("purchase_id")),
-                                 *rule_keys("purchases", pur)]))
-    if "feedback" in present:
-        fb = clean_feedback(fb_raw.withColumn("_h", _data_hash(fb_raw)))
-        parts.append(keyed(fb, [tagged("s:", F.col("customer_id")), tagged("p:", F.col("purchase_id")),
-                                tagged("f:", F.col("feedback_id")), tagged("h:f:", F.col("_h")),
-                                *rule_keys("feedback", fb)]))
-    if not parts:
-        return local_frame(cust_raw.sparkSession, [], "_rid string, key string")
-    return reduce(DataFrame.unionByName, parts)
+    return {
+        "customer_details": keyed("customer_details", clean_customers, lambda c: [
+            tagged("s:", F.col("source_customer_id")), tagged("h:c:", F.col("_h")),
+            tagged("r:customers.customer_id:", F.col("source_customer_id")),
+            *[F.concat(F.lit("m:"), k) for k in match_key_columns()]]),
+        "purchases": keyed("purchases", lambda df: clean_purchases(df, rates), lambda p: [
+            tagged("s:", F.col("customer_id")), tagged("p:", F.col("purchase_id")), tagged("h:p:", F.col("_h")),
+            tagged("r:purchases.purchase_id:", F.col("purchase_id"))]),
+        "feedback": keyed("feedback", clean_feedback, lambda f: [
+            tagged("s:", F.col("customer_id")), tagged("p:", F.col("purchase_id")), tagged("f:", F.col("feedback_id")),
+            tagged("h:f:", F.col("_h"))]),
+    }
+
+
+def edges_of(keyed: dict[str, DataFrame]) -> DataFrame:
+    """(_rid, key): a row per link key of every record of `keyed` (with_keys's frames)."""
+    return reduce(DataFrame.unionByName, [df.select("_rid", F.explode("_keys").alias("key")) for df in keyed.values()])
+
+
+def _read_keyed(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]],
+                rates: DataFrame) -> tuple[dict[str, DataFrame], DataFrame]:
+    """The files' records with their link keys, read once and held (their files are parsed once a run), and their
+    link edges, held."""
+    present = {f.dataset for f in files}
+    keyed = with_keys(with_rid(read_raw(spark, files)), rulesets, rates, present)
+    keyed = {ds: df.localCheckpoint(eager=True) if ds in present else df for ds, df in keyed.items()}
+    return keyed, edges_of(keyed).localCheckpoint(eager=True)
 
 
 # Linking edges up to which the components of a large batch are found on the driver with numpy (16 bytes an edge,
@@ -488,15 +501,12 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                                                                             "failed_records": 0})
 
     with steps("read new files", files=len(new_files)):
-        raw_new = with_rid(read_raw(spark, new_files))
-        new_edges = record_keys(raw_new, rulesets, rates, {f.dataset for f in new_files}).localCheckpoint(eager=True)
+        raw_new, new_edges = _read_keyed(spark, new_files, rulesets, rates)
         if not full and (links := new_edges.count()) > SMALL_CLOSURE:  # the look-up is made on the driver
             files = every_file() if every_file is not None else files
             full, reason, known, new_files = True, f"a large batch ({links} link keys)", {}, files
             log("state", mode="full refresh", reason=reason, files=len(files), new_files=len(files))
-            raw_new = with_rid(read_raw(spark, new_files))
-            new_edges = record_keys(raw_new, rulesets, rates, {f.dataset for f in new_files}) \
-                .localCheckpoint(eager=True)
+            raw_new, new_edges = _read_keyed(spark, new_files, rulesets, rates)
     if full:
         with steps("state: components"):
             # counted on the held edges, not collected: past SMALL_CLOSURE they stay in Spark
@@ -521,12 +531,12 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             old_cids = sorted(set(indexed.values()))
             raw_all, old_edges = {}, []
             for ds in DATASETS:
-                schema = T.StructType([*raw_new[ds].schema.fields, T.StructField("_keys", T.ArrayType(T.StringType())),
+                schema = T.StructType([*raw_new[ds].schema.fields,  # with _keys
                                        T.StructField("_cid", T.StringType()), T.StructField("bucket", T.IntegerType())])
                 old = where_in(read_buckets(spark, paths[f"records/{ds}"], schema, buckets_of(old_cids, buckets)),
                                "_cid", old_cids).drop("bucket") \
                     .localCheckpoint(eager=True)  # held: its files are rewritten below
-                raw_all[ds] = old.drop("_keys", "_cid").unionByName(raw_new[ds])
+                raw_all[ds] = old.drop("_cid").unionByName(raw_new[ds])
                 old_edges.append(old.select("_rid", "_cid", F.explode("_keys").alias("key")))
             old_edges = reduce(DataFrame.unionByName, old_edges)
             edges = old_edges.select("_rid", "key").unionByName(new_edges)
@@ -546,10 +556,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                 cids = components(raw_all, edges)
             cids = cids.localCheckpoint(eager=True)
     with steps("state: components"):
-        keys_of = edges.groupBy("_rid").agg(F.sort_array(F.collect_set("key")).alias("_keys")) \
-            .localCheckpoint(eager=False)  # grouped once, joined to each dataset
-        keyed = {ds: df.join(cids, "_rid").join(keys_of, "_rid", "left").localCheckpoint(eager=True)
-                 for ds, df in raw_all.items()}
+        keyed = {ds: df.join(cids, "_rid").localCheckpoint(eager=True) for ds, df in raw_all.items()}
     out = transform(spark, new_files, rulesets, rates, now, analyzer, steps,
                     raw={ds: df.drop("_keys") for ds, df in keyed.items()})
 

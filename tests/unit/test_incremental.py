@@ -150,7 +150,7 @@ def test_a_large_batch_finds_the_components_a_small_one_finds(etl, spark, root, 
     files = [etl.InputFile(str(p), p.parent.name, etl.file_format(str(p)), n) for n, p in enumerate(validated)]
     rules = {ds: etl.parse_ruleset((root / "schemas" / f"{ds}.dqdl").read_text()) for ds in etl.DATASETS}
     raw = state.with_rid(etl.read_raw(spark, files))
-    keys = state.record_keys(raw, rules, etl.load_rates(spark, f"{root / 'schemas'}/")).localCheckpoint()
+    keys = state.edges_of(state.with_keys(raw, rules, etl.load_rates(spark, f"{root / 'schemas'}/"))).localCheckpoint()
     want = state.union_find([(r._rid, r.key) for r in keys.collect()])
     got = {r._rid: r._cid for r in state.components(raw, keys).collect()}
     assert got == want
