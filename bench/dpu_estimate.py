@@ -1,7 +1,7 @@
 """On paper: Glue DPU-hours a day for 100 files a day after one year of history, today's recompute against incremental.
 
 Not a measurement: an extrapolation from `bench/incremental_bench.py`'s measured seconds (its defaults are the
-1M / 5M / 1M numbers at commit bcf9f02, 2 local cores), under the assumptions printed with the result:
+1M / 5M / 1M numbers at commit 1b62f26, 2 local cores), under the assumptions printed with the result:
 
 - the history after a year is `--year-records` (10M customers / 50M purchases / 10M feedback: 70M records), 100
   files a day, each file `--file-records` records, each record of another person (the usual purchases file);
@@ -38,10 +38,10 @@ def dpu_hours(seconds_on_cores: float, cores: int, min_dpus: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--history-records", type=float, default=7_060_921, help="records of the measured history")
-    ap.add_argument("--default-run-s", type=float, default=448.3, help="measured: the default run over it")
-    ap.add_argument("--small-file-s", type=float, default=41.1, help="measured: a 3-row file on it (fixed part)")
-    ap.add_argument("--write-1k-s", type=float, default=228.0, help="measured: the 1k-record file's state write")
-    ap.add_argument("--reach-1k-s", type=float, default=35.5, help="measured: its 'components reached' step")
+    ap.add_argument("--default-run-s", type=float, default=426.0, help="measured: the default run over it")
+    ap.add_argument("--small-file-s", type=float, default=30.1, help="measured: a 3-row file on it (fixed part)")
+    ap.add_argument("--write-1k-s", type=float, default=216.8, help="measured: the 1k-record file's state write")
+    ap.add_argument("--reach-1k-s", type=float, default=62.4, help="measured: its 'components reached' step")
     ap.add_argument("--measured-buckets", type=int, default=256, help="the measured state's bucket count")
     ap.add_argument("--cores", type=int, default=2, help="cores the measurements ran on")
     ap.add_argument("--year-records", type=float, default=70e6, help="the history after a year")
