@@ -586,7 +586,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             new_cid_list = cid_values if cid_values is not None else \
                 [r._cid for r in cids.select("_cid").distinct().collect()]
             stale = sorted(set(old_cids) | set(new_cid_list))
-            touched = buckets_of(set(old_cids) | set(new_cid_list), buckets)
+            touched = buckets_of(stale, buckets)
             key_buckets = buckets_of(changed_keys, counts["key"]) if changed_keys is not None \
                 else list(range(counts["key"]))
             where = {"_cid": touched, "key": key_buckets}
