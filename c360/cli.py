@@ -340,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--update-rate", type=float,
                    help=f"share of customers re-sent as a newer version (default {d.update_rate})")
     g.add_argument("--bad-files", type=int, help=f"whole invalid files per dataset (default {d.bad_files})")
+    g.add_argument("--identity-noise", choices=("light", "realistic"),
+                   help="how a duplicated person's other records differ: light (e-mail case, phone format, one "
+                        "typo: the e-mail or phone still links them) or realistic (keyboard typos, nicknames, swapped "
+                        "names and dates, missing fields, half with a new e-mail and no phone) "
+                        f"(default {d.identity_noise})")
     g.add_argument("--as-of", help=f"last business date in the data (default {d.as_of})")
     g.add_argument("--force", action="store_true", help="replace data generated earlier in --out")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")

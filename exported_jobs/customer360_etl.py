@@ -24,9 +24,10 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_cleaning import load_rates
     from etl_dqdl import parse_ruleset
     from etl_ledger import complete_ledger, pending_files, valid_files
+    from etl_matching import Matching
     from etl_readers import DATASETS, InputFile, files_from_folder, read_texts
     from etl_runtime import JOB_NAME, Steps, log, spark_session
-    from etl_state import fingerprint, invalidate, run_state
+    from etl_state import fingerprint, invalidate, read_small, run_state
     from etl_transform import failure_percent, results_frame, transform, write_curated
 
 
@@ -48,6 +49,8 @@ DEFAULT_ARGS = {
     "database": "",  # database name; empty: the secret's dbname
     "incremental": "false",  # true: keep a state under curated/_state/ and judge only new files and what they touch
     "full_refresh": "false",  # with incremental: recompute every file and rewrite the state (after a rule change)
+    "identity": "keys",  # keys: match keys only; probabilistic: and the pairs <rules_root>identity_model.json links
+    "match_threshold": "0.9",  # probabilistic: pairs at this match probability or above are one person
 }
 
 
@@ -111,8 +114,19 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         incremental, full_refresh = _flag(args, "incremental"), _flag(args, "full_refresh")
         paths = {ds: f"{rules_root}{ds}.dqdl" for ds in DATASETS}
         rates_path = f"{rules_root}currency_rates.csv"  # its text only for the state's fingerprint
+        identity = args.get("identity") or "keys"
+        if identity not in ("keys", "probabilistic"):
+            raise ValueError(f"--identity is keys or probabilistic, not {identity!r}")
+        if identity == "probabilistic" and incremental:
+            raise ValueError("--identity probabilistic does not run with --incremental true yet (issue 16): run "
+                             "with --incremental false, or with --identity keys")
+        model_path = f"{rules_root}identity_model.json"  # probabilistic: the trained model (20_glue_etl)
         texts = read_texts(spark, [*paths.values(), *([rates_path] if incremental else [])])
         rulesets = {ds: parse_ruleset(texts[p]) for ds, p in paths.items()}
+        matching = Matching.from_text(read_small(spark, model_path), args.get("match_threshold", "0.9"),
+                                      model_path) if identity == "probabilistic" else None
+        if matching is not None:
+            log("identity: probabilistic", model=model_path, version=matching.version, threshold=matching.threshold)
         rates = load_rates(spark, rules_root).localCheckpoint(eager=False)  # read by the first pass's first use
         if incremental:  # what the state's judgments depend on besides the records
             fp = fingerprint({ds: texts[p] for ds, p in paths.items()}, texts[rates_path], analyzer)
@@ -146,7 +160,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             changes = state.changes
         else:
             judged = files
-            out = transform(spark, files, rulesets, rates, now, analyzer, steps)
+            out = transform(spark, files, rulesets, rates, now, analyzer, steps, matching=matching)
             with steps("write curated"):
                 invalidate(spark, output_root)  # an incremental state no longer matches curated/
                 write_curated(spark, out, output_root, files)
@@ -185,7 +199,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
 # The modules the steps live in: Spark's Python workers import them too (the UDFs are defined in them); and the
 # ledger protocol (lambda/ledger.py, from 10_validate), which etl_ledger imports when it is shipped.
 MODULES = ("ledger", "etl_runtime", "etl_readers", "etl_ledger", "etl_cleaning", "etl_dqdl", "etl_identity",
-           "etl_golden", "etl_transform", "etl_state")
+           "etl_matching", "etl_golden", "etl_transform", "etl_state")
 
 
 def ship_modules(spark: SparkSession) -> list[str]:

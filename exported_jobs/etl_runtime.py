@@ -46,7 +46,19 @@ def spark_session(master: str | None = None) -> SparkSession:
     builder = SparkSession.builder.appName(JOB_NAME).config("spark.sql.session.timeZone", "UTC")
     if master:
         builder = builder.master(master).config("spark.sql.shuffle.partitions", "4")
+        if jar := similarity_jar():
+            builder = builder.config("spark.jars", jar)
     return builder.getOrCreate()
+
+
+def similarity_jar() -> str | None:
+    """Splink's string-similarity functions for Spark (Jaro-Winkler, Damerau-Levenshtein: Spark has neither), the
+    jar inside the splink wheel; None without splink. On Glue, `--extra-jars` gives it (00_provision uploads it)."""
+    try:
+        from splink.backends.spark import similarity_jar_location
+    except ImportError:
+        return None
+    return similarity_jar_location()
 
 
 def local_frame(spark: SparkSession, rows: list[tuple], schema) -> DataFrame:

@@ -25,6 +25,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_dqdl import Rule, apply_actions, evaluate_rules, file_results, rule_counts
     from etl_golden import build_golden
     from etl_identity import latest_versions, resolve_identities, retired_ids
+    from etl_matching import Matching
     from etl_readers import DATASETS, InputFile, _empty, check_counts, read_dataset
     from etl_runtime import Steps, local_frame, log
 
@@ -58,7 +59,7 @@ def dup_counts(raw: DataFrame) -> DataFrame:
 
 def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
               now: datetime, analyzer: str = "textblob", steps: Steps | None = None,
-              raw: dict[str, DataFrame] | None = None) -> Outputs:
+              raw: dict[str, DataFrame] | None = None, matching: Matching | None = None) -> Outputs:
     """Every output frame and each file's results. Few Spark jobs: one counts every file's records (a count that
     differs from the Lambda's fails here, before anything is written), one per dataset gives its files' DQ results
     and fills its lazy checkpoint (computed once, reused by every output), one per identity-resolution round.
@@ -96,7 +97,10 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         judged("customer_details", cust, c_rules)
     with steps("identities"):
         current = cust.where(~F.col("_superseded") & ~F.col("_rejected"))
-        ids = resolve_identities(current)
+        links = None
+        if matching is not None:  # probabilistic matching: its links join components as match keys do
+            links = matching.links(current).localCheckpoint(eager=True)
+        ids = resolve_identities(current, links=links)
     refs = {"customers": _source_ids(cust), "rates": rates}
 
     # purchases: judged with their source customer id, then given the golden one

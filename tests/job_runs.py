@@ -6,8 +6,10 @@ from datetime import datetime
 from pathlib import Path
 
 
-def run_job(etl, spark, folder: Path, out: Path, root: Path, now: datetime) -> dict:
-    """The job over `folder` (validated files), curated/ written under `out`, processing time `now`."""
+def run_job(etl, spark, folder: Path, out: Path, root: Path, now: datetime, *extra: str,
+            rules: Path | None = None) -> dict:
+    """The job over `folder` (validated files), curated/ written under `out`, processing time `now`; `extra`
+    arguments after the others, `rules` instead of the project's schemas/."""
     args = etl.parse_job_args(["--ledger_table", "", "--input_root", f"{folder}/", "--output_root", f"{out}/",
-                               "--rules_root", f"{root / 'schemas'}/", "--now", now.isoformat()])
+                               "--rules_root", f"{rules or root / 'schemas'}/", "--now", now.isoformat(), *extra])
     return etl.run(spark, args)

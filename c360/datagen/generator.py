@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from nicknames import NickNamer
 from tqdm import tqdm
 
 from c360.datagen import badfiles, pools
@@ -53,9 +54,20 @@ RULE_OF = {
     "exact_duplicate": "collapse", "superseded_version": "supersede", "total_off_by_one_cent": "none",
 }
 PERTURBATIONS = ("email_case", "email_spaces", "phone_format", "name_typo", "new_email")
+# identity_noise="realistic": what real duplicates across systems look like; most of them share no e-mail and no
+# phone, so only probabilistic matching finds them (issue 16).
+REALISTIC_PERTURBATIONS = ("nickname", "keyboard_typo", "swapped_names", "transposed_date", "date_typo",
+                           "missing_fields", "new_email_no_phone", "email_typo", "moved")
+IDENTITY_NOISE = ("light", "realistic")
+# QWERTY neighbours: a keyboard-distance typo replaces a letter with one of these, or inserts one beside it
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_NEIGHBOURS = {c: "".join(r2[j] for r2 in _KEYBOARD_ROWS[max(0, i - 1):i + 2] for j in (k - 1, k, k + 1)
+                          if 0 <= j < len(r2) and r2[j] != c)
+               for i, row in enumerate(_KEYBOARD_ROWS) for k, c in enumerate(row)}
 _DOB_FIRST = date(1945, 1, 1)
 _DOB_SPAN = (date(2007, 12, 31) - _DOB_FIRST).days
 _BOOLEANS = ("true", "false", "true", "false", "1", "0")  # xs:boolean has both spellings
+NICKNAMES = NickNamer()  # the `nicknames` package's hand-curated English names and their nicknames
 FUTURE_YEARS = 60  # future-dated defects lie this far past as_of: still future for decades of runs
 
 
@@ -70,6 +82,7 @@ class Params:
     defect_rate: float = 0.03  # records with one record-level DQ defect
     exact_duplicate_rate: float = 0.01  # records repeated byte for byte
     update_rate: float = 0.02  # customers re-sent with a newer version in the updates file
+    identity_noise: str = "light"  # how a duplicated person's other records differ: light | realistic
     bad_files: int = 3  # whole invalid files per dataset (kinds taken in turn)
     as_of: str = "2026-06-30"  # the last business date in the data
     history_start: str = "2023-01-01"  # first purchase date
@@ -80,6 +93,8 @@ class Params:
                 raise ValueError(f"{name} must be >= 0")
         if self.files < 1:
             raise ValueError("files must be >= 1")
+        if self.identity_noise not in IDENTITY_NOISE:
+            raise ValueError(f"identity_noise is one of {', '.join(IDENTITY_NOISE)}, not {self.identity_noise!r}")
         for name in ("duplicate_person_rate", "defect_rate", "exact_duplicate_rate", "update_rate"):
             if not 0 <= getattr(self, name) <= 0.5:
                 raise ValueError(f"{name} must be between 0 and 0.5")
@@ -237,6 +252,8 @@ class Generator:
         rec = self.person(person)
         rng = random.Random(h64(self.seed, S_VARIANT, person * 4 + k))
         rec["id"] = source_id(k, person, self.seed)
+        if self.p.identity_noise == "realistic":
+            return self._realistic_variant(rec, person, rng)
         choices = [x for x in PERTURBATIONS if x != "phone_format" or rec["phone_number"] is not None]
         if rec["phone_number"] is None or rec["date_of_birth"] is None:
             choices.remove("new_email")
@@ -256,6 +273,59 @@ class Generator:
             elif what == "new_email":
                 fa, la = pools.ascii_fold(rec["first_name"]) or "user", pools.ascii_fold(rec["last_name"]) or "x"
                 rec["email"] = f"{fa}.{la}.{person}@{rng.choice(pools.WORK_DOMAINS)}"
+        rec["signup_date"] = date(2015, 1, 1) + timedelta(days=rng.randrange(_days(date(2015, 1, 1), self.as_of)))
+        if rng.random() < 0.5:
+            rec["loyalty_tier"] = None
+        return rec, sorted(picked)
+
+    def _realistic_variant(self, rec: dict, person: int, rng: random.Random) -> tuple[dict, list[str]]:
+        """Two or three of REALISTIC_PERTURBATIONS; half of the records change e-mail and lose the phone."""
+        choices = list(REALISTIC_PERTURBATIONS)
+        if rec["date_of_birth"] is None:
+            choices = [c for c in choices if c not in ("transposed_date", "date_typo")]
+        if not NICKNAMES.nicknames_of(rec["first_name"]):
+            choices.remove("nickname")
+        picked = set(rng.sample(choices, 2 if rng.random() < 0.6 else 3))
+        if rng.random() < 0.5:
+            picked.add("new_email_no_phone")
+        if "transposed_date" in picked and "date_typo" in picked:
+            picked.discard("date_typo")
+        if "new_email_no_phone" in picked:
+            picked.discard("email_typo")
+        for what in (w for w in REALISTIC_PERTURBATIONS if w in picked):  # in this order: a nickname of the name
+            if what == "keyboard_typo":
+                key = "first_name" if rng.random() < 0.5 else "last_name"
+                rec[key] = _keyboard_typo(rec[key], rng)
+            elif what == "nickname":
+                nick = rng.choice(sorted(NICKNAMES.nicknames_of(rec["first_name"])))
+                rec["first_name"] = nick.title()
+            elif what == "swapped_names":
+                rec["first_name"], rec["last_name"] = rec["last_name"], rec["first_name"]
+            elif what == "transposed_date":
+                d = rec["date_of_birth"]
+                if d.day <= 12 and d.day != d.month:
+                    rec["date_of_birth"] = date(d.year, d.day, d.month)
+                else:  # not transposable: a mistyped year digit instead
+                    rec["date_of_birth"] = d.replace(year=d.year + rng.choice((-10, -1, 1, 10)) if d.year < 1995
+                                                     else d.year - rng.choice((1, 10)), day=min(d.day, 28))
+            elif what == "date_typo":  # one digit of the day off
+                d = rec["date_of_birth"]
+                rec["date_of_birth"] = d.replace(day=min(28, max(1, d.day + rng.choice((-10, -1, 1, 10)))))
+            elif what == "missing_fields":
+                for f in rng.sample(("phone_number", "date_of_birth", "address", "gender"), rng.randrange(1, 3)):
+                    rec[f] = None
+            elif what == "new_email_no_phone":
+                fa = pools.ascii_fold(rec["first_name"]) or "user"
+                rec["email"] = f"{fa}{rng.randrange(10, 100)}{person % 997}@{rng.choice(pools.EMAIL_DOMAINS)}"
+                rec["phone_number"] = None
+            elif what == "email_typo":
+                user, domain = rec["email"].split("@")
+                rec["email"] = _keyboard_typo(user, rng) + "@" + domain
+            elif what == "moved":
+                city, state, postcode = rng.choice(self.pools[rec["locale"]].places)
+                rec["address"] = {"street": rng.choice(self.pools[rec["locale"]].streets), "city": city,
+                                  "state": state, "postal_code": postcode,
+                                  "country": self.pools[rec["locale"]].country}
         rec["signup_date"] = date(2015, 1, 1) + timedelta(days=rng.randrange(_days(date(2015, 1, 1), self.as_of)))
         if rng.random() < 0.5:
             rec["loyalty_tier"] = None
@@ -659,6 +729,24 @@ class Generator:
             "datasets": datasets,
             "files": [f.as_dict() for f in self.files],
         }
+
+
+def _keyboard_typo(text: str, rng: random.Random) -> str:
+    """One slip of the fingers, at a letter past the first: a QWERTY neighbour instead of it or beside it, a letter
+    dropped, or two letters swapped."""
+    if len(text) < 3:
+        return text + text[-1:]
+    i = rng.randrange(1, len(text))
+    c = text[i]
+    near = _NEIGHBOURS.get(c.lower(), "")
+    kind = rng.randrange(4) if near else 2 + rng.randrange(2)
+    if kind == 0:
+        return text[:i] + rng.choice(near) + text[i + 1:]
+    if kind == 1:
+        return text[:i] + rng.choice(near) + text[i:]
+    if kind == 2 or i == len(text) - 1:
+        return text[:i] + text[i + 1:]
+    return text[:i] + text[i + 1] + text[i] + text[i + 2:]
 
 
 def _typo(name: str, rng: random.Random) -> str:

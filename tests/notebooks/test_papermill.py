@@ -49,6 +49,10 @@ def test_20_glue_etl_with_its_session_magics(root, tmp_path):
     assert "lake-under-test" in out
     precision = re.search(r"'precision': ([0-9.]+)", out)
     assert precision and float(precision.group(1)) >= 0.99  # identity resolution measured
+    trained = re.search(r"trained (\w+) · shipped (\w+) · largest match-weight difference ([0-9.e-]+)", out)
+    assert trained and float(trained.group(3)) < 1e-6, trained  # schemas/identity_model.json: what the notebook trains
+    links = re.search(r"match keys and links +[0-9.]+ +[0-9.]+ +[0-9.]+ +([0-9.]+) +([0-9.]+)", out)
+    assert links and float(links.group(1)) >= 0.99 and float(links.group(2)) >= 0.8, links  # realistic duplicates
     golden = (tmp_path / "work" / "curated" / "customer360_golden")
     assert any(golden.glob("*.parquet"))  # the notebook ran the whole job on its sample
 
