@@ -83,7 +83,7 @@ def current_features(job, spark, folder: Path):
     raw = job.read_dataset(spark, job.files_from_folder(f"{folder}/validated/"), "customer_details")
     cust = job.latest_versions(job.clean_customers(job.mark_exact_duplicates(raw).where(~F.col("_dup"))),
                                "source_customer_id").where(~F.col("_superseded"))
-    return job.match_features(cust).toPandas()
+    return job.with_nickname_groups(job.match_features(cust)).toPandas()
 
 
 def splink_defaults(features, threshold: float, rules) -> dict[str, str]:

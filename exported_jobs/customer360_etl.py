@@ -117,9 +117,6 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         identity = args.get("identity") or "keys"
         if identity not in ("keys", "probabilistic"):
             raise ValueError(f"--identity is keys or probabilistic, not {identity!r}")
-        if identity == "probabilistic" and incremental:
-            raise ValueError("--identity probabilistic does not run with --incremental true yet (issue 16): run "
-                             "with --incremental false, or with --identity keys")
         model_path = f"{rules_root}identity_model.json"  # probabilistic: the trained model (20_glue_etl)
         texts = read_texts(spark, [*paths.values(), *([rates_path] if incremental else [])])
         rulesets = {ds: parse_ruleset(texts[p]) for ds, p in paths.items()}
@@ -129,7 +126,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             log("identity: probabilistic", model=model_path, version=matching.version, threshold=matching.threshold)
         rates = load_rates(spark, rules_root).localCheckpoint(eager=False)  # read by the first pass's first use
         if incremental:  # what the state's judgments depend on besides the records
-            fp = fingerprint({ds: texts[p] for ds, p in paths.items()}, texts[rates_path], analyzer)
+            fp = fingerprint({ds: texts[p] for ds, p in paths.items()}, texts[rates_path], analyzer,
+                             matching.identity if matching is not None else "keys")
     table = None
     if args.get("ledger_table"):
         import boto3
@@ -152,7 +150,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         if incremental:
             state, out = run_state(spark, files, rulesets, rates, now, output_root, fp, analyzer,
                                    full_refresh and summary["passes"] == 1, run_id, steps, every_file,
-                                   pending=table is not None)
+                                   pending=table is not None, matching=matching)
             judged = state.judged  # the new files and every earlier one whose records it judged again
             with steps("write curated"):
                 results_frame(spark, out, judged).write.mode("overwrite").parquet(f"{output_root}curated/dq_results")

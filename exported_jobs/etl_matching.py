@@ -29,9 +29,10 @@ QUIET = logging.WARNING
 # Latin letters with diacritics -> ASCII, so that "Müller" and "Muller" compare equal (Spark has no unaccent)
 _ACCENTED, _PLAIN = "àáâãäåçèéêëìíîïñòóôõöøùúûüýÿß", "aaaaaaceeeeiiiinoooooouuuuyys"
 
-# The columns a pair's comparisons read (besides ID)
-FEATURES = ("first_name", "last_name", "name_pair", "first_name_group", "dob", "dob_swapped", "street", "city",
-            "postal_code", "email_local", "phone")
+# A record's match features (besides ID): what a pair's comparisons and the blocking rules read, with the first
+# name's nickname group, added where pairs are scored (`with_nickname_groups`)
+FEATURES = ("first_name", "last_name", "name_pair", "dob", "dob_swapped", "street", "city", "postal_code",
+            "email_local", "phone")
 
 # Candidate pairs: two records sharing every column of one of these rules are compared (Splink's block_on; NULL
 # never blocks). The incremental run finds a new record's candidates by the same keys (`blocking_keys`).
@@ -53,37 +54,52 @@ def nickname_groups() -> dict[str, list[str]]:
     return {name: sorted({name, *canonicals}) for name, canonicals in namer.canonical_lookup.items()}
 
 
-def match_features(customers: DataFrame, id_column: str = "source_customer_id") -> DataFrame:
-    """One row per record of cleaned customers (etl_cleaning.clean_customers): its id as ID and FEATURES, lower
-    case ASCII letters for names, ISO strings for dates, the e-mail's local part, the E.164 phone."""
-    groups = nickname_groups()
-    lookup = local_frame(customers.sparkSession, sorted(groups.items()), "_nick string, _group array<string>")
-    dob = F.date_format("date_of_birth", "yyyy-MM-dd")
-    out = customers.select(
-        F.col(id_column).alias(ID), _name("first_name").alias("first_name"), _name("last_name").alias("last_name"),
-        dob.alias("dob"),
+def match_feature_columns() -> list:
+    """FEATURES as columns of a cleaned customer record (etl_cleaning.clean_customers): lower-case ASCII letters
+    for names, ISO strings for dates, the e-mail's local part, the E.164 phone. Columns, not a frame: the state
+    computes them in the select that gives a record its link keys."""
+    first, last = _name("first_name"), _name("last_name")
+    return [
+        first.alias("first_name"), last.alias("last_name"),
+        F.when(first.isNotNull() & last.isNotNull(),
+               F.concat(F.least(first, last), F.lit("|"), F.greatest(first, last))).alias("name_pair"),
+        F.date_format("date_of_birth", "yyyy-MM-dd").alias("dob"),
         F.when(F.dayofmonth("date_of_birth") <= 12,
                F.date_format("date_of_birth", "yyyy-dd-MM")).alias("dob_swapped"),
         F.when(F.trim("street") != "", F.regexp_replace(F.trim(F.lower("street")), r"\s+", " ")).alias("street"),
         _name("city").alias("city"),
         F.when(F.trim("postal_code") != "", F.upper(F.regexp_replace("postal_code", r"\s", ""))).alias("postal_code"),
         F.when(F.col("email").contains("@"), F.lower(F.substring_index("email", "@", 1))).alias("email_local"),
-        F.col("phone_e164").alias("phone"))
-    pair = F.when(F.col("first_name").isNotNull() & F.col("last_name").isNotNull(),
-                  F.concat(F.least("first_name", "last_name"), F.lit("|"), F.greatest("first_name", "last_name")))
-    return (out.withColumn("name_pair", pair)
-            .join(F.broadcast(lookup), F.col("first_name") == F.col("_nick"), "left")
+        F.col("phone_e164").alias("phone")]
+
+
+def match_features(customers: DataFrame, id_column: str = "source_customer_id") -> DataFrame:
+    """One row per record of cleaned customers: its id (`id_column`) as ID and FEATURES."""
+    return customers.select(F.col(id_column).alias(ID), *match_feature_columns())
+
+
+def with_nickname_groups(features: DataFrame) -> DataFrame:
+    """`features` with `first_name_group`: the first name and every name it is a nickname of."""
+    lookup = local_frame(features.sparkSession, sorted(nickname_groups().items()),
+                         "_nick string, _group array<string>")
+    return (features.join(F.broadcast(lookup), F.col("first_name") == F.col("_nick"), "left")
             .withColumn("first_name_group", F.when(F.col("first_name").isNotNull(),
                                                    F.coalesce("_group", F.array("first_name"))))
-            .select(ID, *FEATURES))
+            .drop("_nick", "_group"))
 
 
-def blocking_keys(features: DataFrame) -> DataFrame:
-    """(ID, key): a row per blocking rule a record has every column of (`b<rule number>:` and the values)."""
+def block_rows(features: DataFrame) -> DataFrame:
+    """`features` with `key`: a row per blocking rule a record has every column of (`b<rule number>:` and the
+    values). Two records are candidates when they share a key: the state's blocking index holds these rows."""
     keys = [F.when(reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in rule]),
                    F.concat(F.lit(f"b{i}:"), F.concat_ws("|", *rule)))
             for i, rule in enumerate(BLOCKING_RULES)]
-    return features.select(ID, F.explode(F.array(*keys)).alias("key")).where(F.col("key").isNotNull())
+    return features.select("*", F.explode(F.array(*keys)).alias("key")).where(F.col("key").isNotNull())
+
+
+def blocking_keys(features: DataFrame) -> DataFrame:
+    """(ID, key): `block_rows` without the features."""
+    return block_rows(features).select(ID, "key")
 
 
 def comparisons() -> list:
@@ -190,6 +206,19 @@ class Matching:
     def version(self) -> str:
         return model_version(self.model)
 
+    @property
+    def identity(self) -> str:
+        """What the links depend on: the model's version and the threshold (part of the state's fingerprint)."""
+        return f"probabilistic {self.version} {self.threshold!r}"
+
+    def new_pairs(self, new: DataFrame, candidates: DataFrame) -> DataFrame:
+        """The pairs the model links among `new` and `candidates` (features, ID unique across both) that have at
+        least one record of `new`: a pair of two candidates was scored when the later of them was new."""
+        pairs = score_pairs(new.unionByName(candidates), self.model, self.threshold)
+        ids = F.broadcast(new.select(F.col(ID).alias("_new")))
+        return pairs.join(ids, (F.col(f"{ID}_l") == F.col("_new")) | (F.col(f"{ID}_r") == F.col("_new")),
+                          "left_semi")
+
     def links(self, customers: DataFrame) -> DataFrame:
         """(a, b): the source ids of the pairs of `customers` (cleaned, one record per source id) that the model
         links."""
@@ -206,7 +235,7 @@ def score_pairs(features: DataFrame, model: dict, threshold: float) -> DataFrame
     spark = features.sparkSession
     settings = settings_for(model, "spark")
     db = SparkAPI(spark_session=spark, break_lineage_method="persist")
-    linker = Linker(db.register(features), settings, log_level=QUIET)
+    linker = Linker(db.register(with_nickname_groups(features.select(ID, *FEATURES))), settings, log_level=QUIET)
     pairs = linker.inference.predict(threshold_match_probability=threshold).as_spark_dataframe()
     names = [c["output_column_name"] for c in settings["comparisons"]]
     return pairs.select(
@@ -216,10 +245,11 @@ def score_pairs(features: DataFrame, model: dict, threshold: float) -> DataFrame
 
 
 def train_model(records, seed: int = 42, max_pairs: float = 2e6) -> dict:
-    """Train the model without labels on `records` (a pandas frame of match features, `match_features` collected)
-    with Splink on DuckDB: the prior from records sharing an e-mail local part and a date of birth, u from random
-    pairs, m by expectation maximisation within blocks (each block trains the comparisons it does not fix). Returns
-    Splink's trained settings (what `save_model_to_json` writes)."""
+    """Train the model without labels on `records` (a pandas frame of match features with nickname groups:
+    `with_nickname_groups(match_features(...))` collected) with Splink on DuckDB: the prior from records sharing
+    an e-mail local part and a date of birth, u from random pairs, m by expectation maximisation within blocks (each
+    block trains the comparisons it does not fix). Returns Splink's trained settings (what `save_model_to_json`
+    writes)."""
     from splink import DuckDBAPI, Linker, block_on
 
     # ERROR: each EM block warns about every level its own blocking fixes (expected); `untrained` says what is left

@@ -41,6 +41,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_cleaning import clean_customers, clean_feedback, clean_purchases
     from etl_dqdl import Rule, leaves, results_from_counts
     from etl_identity import connected_labels, match_key_columns
+    from etl_matching import FEATURES, ID, Matching, block_rows, match_feature_columns, score_pairs
     from etl_readers import DATASETS, InputFile, file_format, local_path
     from etl_runtime import Steps, local_frame, log
     from etl_transform import Outputs, read_raw, transform
@@ -58,6 +59,10 @@ TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_g
 
 
 ROWS_PER_BUCKET = 50_000  # a full refresh sizes the buckets so (records / buckets) stays about this
+
+
+# The type of a customer record's match features (every one a string)
+FEATURE_STRUCT = "struct<" + ",".join(f"{c}:string" for c in FEATURES) + ">"
 
 
 # The key index has this many buckets per component bucket: a few keys rewrite a few small buckets (its rows are
@@ -145,10 +150,13 @@ def invalidate(spark: SparkSession, output_root: str) -> bool:
     return True
 
 
-def fingerprint(rule_texts: dict[str, str], rates_text: str, analyzer: str) -> str:
-    """What the state's judgments depend on besides the records: a change means a full refresh."""
-    doc = json.dumps({"layout": LAYOUT, "rules": rule_texts, "rates": rates_text, "analyzer": analyzer},
-                     sort_keys=True)
+def fingerprint(rule_texts: dict[str, str], rates_text: str, analyzer: str, identity: str = "keys") -> str:
+    """What the state's judgments depend on besides the records: a change means a full refresh. `identity`:
+    "keys", or the probabilistic model's version and threshold (Matching.identity)."""
+    doc = {"layout": LAYOUT, "rules": rule_texts, "rates": rates_text, "analyzer": analyzer}
+    if identity != "keys":  # a state kept with match keys only keeps its fingerprint
+        doc["identity"] = identity
+    doc = json.dumps(doc, sort_keys=True)
     return hashlib.sha256(doc.encode()).hexdigest()[:16]
 
 
@@ -209,7 +217,7 @@ def _data_hash(df: DataFrame):
 
 
 def with_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rates: DataFrame,
-              present: set[str] | None = None) -> dict[str, DataFrame]:
+              present: set[str] | None = None, features: bool = False) -> dict[str, DataFrame]:
     """Each dataset's records, their columns as read, with `_keys`: the record's link keys (the keys any group of
     the job is formed by), sorted and distinct: `s:` source customer id, `m:` identity match key, `p:` purchase id,
     `f:` feedback id, `h:` the record's data (its exact duplicates), and `u:`/`r:` the columns of the rulesets'
@@ -217,7 +225,8 @@ def with_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rates:
     through the cleaning in a struct); a value flagged to NULL later still links (a superset is safe). A column per
     record, not a row per key: a run holds its records once and needs no group-by to give them their keys back.
     `present`: the datasets that have records (None: all); the others get an empty `_keys` and are not planned (a
-    customer's cleaning runs a pandas UDF: a Python worker started for nothing)."""
+    customer's cleaning runs a pandas UDF: a Python worker started for nothing). `features`: customer records
+    also get `_features`, their match features (etl_matching), computed in the same select."""
     def tagged(prefix, col):
         return F.concat(F.lit(prefix), col.cast("string"))
 
@@ -235,11 +244,14 @@ def with_keys(raw: dict[str, DataFrame], rulesets: dict[str, list[Rule]], rates:
 
     def keyed(ds, clean, keys):
         df = raw[ds]
+        extra = [F.struct(*match_feature_columns()).alias("_features")] \
+            if features and ds == "customer_details" else []
         if ds not in present:
-            return df.withColumn("_keys", F.array().cast("array<string>"))
+            df = df.withColumn("_keys", F.array().cast("array<string>"))
+            return df.withColumn("_features", F.lit(None).cast(FEATURE_STRUCT)) if extra else df
         cleaned = clean(df.withColumn("_h", _data_hash(df)).withColumn("_raw", F.struct(*df.columns)))
         found = F.filter(F.array(*keys(cleaned), *rule_keys(ds, cleaned)), lambda k: k.isNotNull())
-        return cleaned.select("_raw.*", F.array_sort(F.array_distinct(found)).alias("_keys"))
+        return cleaned.select("_raw.*", F.array_sort(F.array_distinct(found)).alias("_keys"), *extra)
 
     present = set(DATASETS) if present is None else present
     return {
@@ -262,13 +274,46 @@ def edges_of(keyed: dict[str, DataFrame]) -> DataFrame:
 
 
 def _read_keyed(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]],
-                rates: DataFrame) -> tuple[dict[str, DataFrame], DataFrame]:
-    """The files' records with their link keys, read once and held (their files are parsed once a run), and their
-    link edges, held."""
+                rates: DataFrame, matching: Matching | None = None) -> tuple[dict[str, DataFrame], DataFrame,
+                                                                            DataFrame | None]:
+    """The files' records with their link keys, read once and held (their files are parsed once a run), their
+    link edges, held, and with `matching` their customer records' match features (ID: the record id `_rid`;
+    `_src`: its source id), held."""
     present = {f.dataset for f in files}
-    keyed = with_keys(with_rid(read_raw(spark, files)), rulesets, rates, present)
+    keyed = with_keys(with_rid(read_raw(spark, files)), rulesets, rates, present, matching is not None)
     keyed = {ds: df.localCheckpoint(eager=True) if ds in present else df for ds, df in keyed.items()}
-    return keyed, edges_of(keyed).localCheckpoint(eager=True)
+    features = None
+    if matching is not None:
+        customers = keyed["customer_details"]
+        features = customers.select(F.col("_rid").alias(ID), F.col("source_customer_id").alias("_src"),
+                                    "_features.*")
+        keyed["customer_details"] = customers.drop("_features")
+    return keyed, edges_of(keyed).localCheckpoint(eager=True), features
+
+
+def link_keys(links: DataFrame) -> DataFrame:
+    """(_rid, _links): the link keys each record gets from the pairs the model linked (`l:` and the pair's two
+    record ids): a linked pair shares a key, so it lies in one component, as records sharing a match key do."""
+    key = F.concat(F.lit("l:"), F.col(f"{ID}_l"), F.lit("|"), F.col(f"{ID}_r"))
+    ends = links.select(F.col(f"{ID}_l").alias("_rid"), key.alias("k")).unionByName(
+        links.select(F.col(f"{ID}_r").alias("_rid"), key.alias("k")))
+    return ends.groupBy("_rid").agg(F.collect_set("k").alias("_links"))
+
+
+def with_link_keys(records: DataFrame, keys: DataFrame) -> DataFrame:
+    """`records` (with `_keys`) with the link keys of `keys` (link_keys's rows) added to their `_keys`."""
+    return (records.join(keys, "_rid", "left")
+            .withColumn("_keys", F.array_sort(F.array_union(
+                "_keys", F.coalesce("_links", F.array().cast("array<string>")))))
+            .select(*records.columns))
+
+
+def record_links(customers: DataFrame) -> DataFrame:
+    """(a, b): the record ids of the linked pairs among `customers` (records with `_keys`): read back from the link
+    keys, so the links of earlier runs come with the records the state holds."""
+    pair = F.explode(F.filter("_keys", lambda k: k.startswith("l:"))).alias("k")
+    ids = F.split(F.substring(F.col("k"), 3, 100000), "\\|")
+    return customers.select(pair).distinct().select(ids[0].alias("a"), ids[1].alias("b"))
 
 
 # Linking edges up to which the components of a large batch are found on the driver with numpy (16 bytes an edge,
@@ -347,7 +392,7 @@ class StateRun:
 
 def _paths(output_root: str) -> dict[str, str]:
     state = f"{output_root}curated/{STATE}/"
-    paths = {"state": state, "keys": state + "keys", "partials": state + "partials"}
+    paths = {"state": state, "keys": state + "keys", "partials": state + "partials", "blocks": state + "blocks"}
     for ds in DATASETS:
         paths[f"records/{ds}"] = f"{state}records/{ds}"
     for t in TABLES:
@@ -470,13 +515,21 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
               now: datetime, output_root: str, fp: str, analyzer: str = "textblob", full_refresh: bool = False,
               run_id: str = "", steps: Steps | None = None,
               every_file: Callable[[], list[InputFile]] | None = None,
-              pending: bool = False) -> tuple[StateRun, Outputs]:
+              pending: bool = False, matching: Matching | None = None) -> tuple[StateRun, Outputs]:
     """One run in state mode. `files` hold at least every file the state does not hold yet (the ledger's PENDING
     files; a folder's every file): those are new. A full refresh (asked for, or forced: no state, an uncommitted one,
     other rules or layout, a batch with more than SMALL_CLOSURE link keys) transforms every current file, which
     `every_file` gives (called then only; None: `files` are every file); otherwise only the new files and the
     components they reach. The earlier files whose records are judged again are named by the manifest. `pending`:
-    `files` are the ledger's PENDING files, so those the state already holds are completed from it."""
+    `files` are the ledger's PENDING files, so those the state already holds are completed from it.
+
+    `matching` (probabilistic identity): the model links pairs of customer records; a link is a key both records
+    hold (`l:`), so a linked pair lies in one component and a component is still a union of whole groups. A full
+    refresh scores every candidate pair; an incremental run scores each new customer record against the new ones and
+    against the records its blocking keys find in the blocking index (`_state/blocks/`, bucketed by key), and reaches
+    the components of the records it links to (through their source ids' `s:` keys). A pair's score depends on its
+    two records and the model only (the fingerprint holds the model's version and the threshold), so the links of
+    an incremental run equal a full refresh's."""
     steps = steps or Steps()
     paths = _paths(output_root)
     with steps("state look-up"):
@@ -501,12 +554,38 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                                                                             "failed_records": 0})
 
     with steps("read new files", files=len(new_files)):
-        raw_new, new_edges = _read_keyed(spark, new_files, rulesets, rates)
+        raw_new, new_edges, features = _read_keyed(spark, new_files, rulesets, rates, matching)
         if not full and (links := new_edges.count()) > SMALL_CLOSURE:  # the look-up is made on the driver
             files = every_file() if every_file is not None else files
             full, reason, known, new_files = True, f"a large batch ({links} link keys)", {}, files
             log("state", mode="full refresh", reason=reason, files=len(files), new_files=len(files))
-            raw_new, new_edges = _read_keyed(spark, new_files, rulesets, rates)
+            raw_new, new_edges, features = _read_keyed(spark, new_files, rulesets, rates, matching)
+    partner_links, lookups, blocks = None, [], None  # probabilistic: old records linked to new ones
+    if matching is not None:
+        with steps("state: probabilistic links"):
+            blocks = block_rows(features).localCheckpoint(eager=True)  # the new records' blocking index rows
+            new_blocks = [] if full else sorted({r.key for r in blocks.select("key").distinct().collect()})
+            if "customer_details" not in {f.dataset for f in new_files}:  # no new customer record: no new pair
+                pairs = local_frame(spark, [], f"{ID}_l string, {ID}_r string")
+            elif full:
+                pairs = score_pairs(features, matching.model, matching.threshold)
+            else:  # the candidates: records of earlier runs that share a blocking key with a new one
+                schema = T.StructType([*blocks.schema.fields, T.StructField("bucket", T.IntegerType())])
+                index = read_buckets(spark, paths["blocks"], schema,
+                                     buckets_of(new_blocks, manifest.buckets * KEY_FANOUT))
+                candidates = where_in(index, "key", new_blocks).select(ID, "_src", *FEATURES).distinct()
+                pairs = matching.new_pairs(features.select(ID, "_src", *FEATURES), candidates)
+            keys = link_keys(pairs).localCheckpoint(eager=True)
+            raw_new = dict(raw_new, customer_details=with_link_keys(raw_new["customer_details"], keys)
+                           .localCheckpoint(eager=True))
+            new_edges = edges_of(raw_new).localCheckpoint(eager=True)
+            if not full and "customer_details" in {f.dataset for f in new_files}:
+                # the old records linked: their source ids find their components in the key index
+                new_rids = features.select(F.col(ID).alias("_rid"))
+                partner_links = keys.join(new_rids, "_rid", "left_anti").localCheckpoint(eager=True)
+                lookups = sorted({"s:" + r._src for r in partner_links.join(
+                    candidates.select(F.col(ID).alias("_rid"), "_src").distinct(), "_rid").collect()})
+        log("state: probabilistic links", records_linked=keys.count(), model=matching.version)
     if full:
         with steps("state: components"):
             # counted on the held edges, not collected: past SMALL_CLOSURE they stay in Spark
@@ -525,17 +604,20 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         with steps("state: components reached"):
             edge_rows = [(r._rid, r.key) for r in new_edges.collect()]
             new_keys = sorted({k for _, k in edge_rows})
+            asked = sorted(set(new_keys) | set(lookups))  # and the source ids of old records a new one links to
             index = read_buckets(spark, paths["keys"], "key string, _cid string, bucket int",
-                                 buckets_of(new_keys, buckets * KEY_FANOUT))
-            indexed = {r.key: r._cid for r in where_in(index, "key", new_keys).collect()}  # the new keys known
+                                 buckets_of(asked, buckets * KEY_FANOUT))
+            indexed = {r.key: r._cid for r in where_in(index, "key", asked).collect()}  # the new keys known
             old_cids = sorted(set(indexed.values()))
             raw_all, old_edges = {}, []
             for ds in DATASETS:
                 schema = T.StructType([*raw_new[ds].schema.fields,  # with _keys
                                        T.StructField("_cid", T.StringType()), T.StructField("bucket", T.IntegerType())])
                 old = where_in(read_buckets(spark, paths[f"records/{ds}"], schema, buckets_of(old_cids, buckets)),
-                               "_cid", old_cids).drop("bucket") \
-                    .localCheckpoint(eager=True)  # held: its files are rewritten below
+                               "_cid", old_cids).drop("bucket")
+                if ds == "customer_details" and partner_links is not None:  # the new links' keys on the old side
+                    old = with_link_keys(old, partner_links)
+                old = old.localCheckpoint(eager=True)  # held: its files are rewritten below
                 raw_all[ds] = old.drop("_cid").unionByName(raw_new[ds])
                 old_edges.append(old.select("_rid", "_cid", F.explode("_keys").alias("key")))
             old_edges = reduce(DataFrame.unionByName, old_edges)
@@ -558,7 +640,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     with steps("state: components"):
         keyed = {ds: df.join(cids, "_rid").localCheckpoint(eager=True) for ds, df in raw_all.items()}
     out = transform(spark, new_files, rulesets, rates, now, analyzer, steps,
-                    raw={ds: df.drop("_keys") for ds, df in keyed.items()})
+                    raw={ds: df.drop("_keys") for ds, df in keyed.items()},
+                    record_links=record_links(keyed["customer_details"]) if matching is not None else None)
 
     with steps("state: write"):
         write_small(spark, paths["state"] + "manifest.json",
@@ -576,6 +659,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             frames[paths[f"records/{ds}"]] = (keyed[ds], "_cid")
         frames[paths["partials"]] = (partials, "_cid")
         frames[paths["keys"]] = (new_index, "key")
+        if blocks is not None:  # the blocking index: rows are only ever added (a record's keys never change)
+            frames[paths["blocks"]] = (blocks, "key")
         counts = {"_cid": buckets, "key": buckets * KEY_FANOUT}  # bucket counts by what a table is bucketed on
         totals = {ds: {} if full else {f: dict(c) for f, c in manifest.totals.get(ds, {}).items()} for ds in DATASETS}
         if full:
@@ -595,8 +680,12 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             old = where_in(read_buckets(spark, paths["partials"], schema, touched), "_cid", stale)
             for ds, sums in _sums(old).items():
                 _add(totals[ds], sums, -1)
-            frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, counts[key], where[key], stale,
-                                                              "_cid"), where[key]) for p, (df, key) in frames.items()}
+            if blocks is not None:
+                where["blocks"] = buckets_of(new_blocks, counts["key"])
+            frames = {p: (lambda p=p, df=df, key=key: _merged(
+                spark, p, df, key, counts[key], where["blocks" if p == paths["blocks"] else key],
+                [] if p == paths["blocks"] else stale, ID if p == paths["blocks"] else "_cid"),
+                where["blocks" if p == paths["blocks"] else key]) for p, (df, key) in frames.items()}
         for ds in DATASETS:  # and the recomputed counts go on
             _add(totals[ds], new_sums[ds], 1)
         _write_all(spark, frames, full, paths["state"])

@@ -59,7 +59,8 @@ def dup_counts(raw: DataFrame) -> DataFrame:
 
 def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
               now: datetime, analyzer: str = "textblob", steps: Steps | None = None,
-              raw: dict[str, DataFrame] | None = None, matching: Matching | None = None) -> Outputs:
+              raw: dict[str, DataFrame] | None = None, matching: Matching | None = None,
+              record_links: DataFrame | None = None) -> Outputs:
     """Every output frame and each file's results. Few Spark jobs: one counts every file's records (a count that
     differs from the Lambda's fails here, before anything is written), one per dataset gives its files' DQ results
     and fills its lazy checkpoint (computed once, reused by every output), one per identity-resolution round.
@@ -67,7 +68,10 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     `raw` (state mode, etl_state): the records to transform, already read, each with its state component `_cid`;
     `files` are then the new files among them (their counts are checked). Every output row keeps `_cid`, and
     instead of whole files' results the outputs carry `partials`, the counts of each (file, component): a file's
-    results are the sums over its components, some of them judged in earlier runs."""
+    results are the sums over its components, some of them judged in earlier runs.
+
+    `matching`: probabilistic identity, the current customer records scored here; `record_links` (state mode): the
+    pairs already linked (a, b: record ids `_rid`), those of current records used."""
     steps = steps or Steps()
     state_mode = raw is not None
     with steps("read and count", files=len(files)):
@@ -100,6 +104,10 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         links = None
         if matching is not None:  # probabilistic matching: its links join components as match keys do
             links = matching.links(current).localCheckpoint(eager=True)
+        elif record_links is not None:  # state mode: the links the state holds, by record id, to source ids
+            ends = current.select("_rid", "source_customer_id")
+            links = (record_links.join(ends.toDF("a", "_a"), "a").join(ends.toDF("b", "_b"), "b")
+                     .select(F.col("_a").alias("a"), F.col("_b").alias("b")))
         ids = resolve_identities(current, links=links)
     refs = {"customers": _source_ids(cust), "rates": rates}
 

@@ -59,8 +59,6 @@ def test_identity_arguments_are_checked(etl, spark, realistic, root, tmp_path):
     folder, _ = realistic
     with pytest.raises(ValueError, match="keys or probabilistic"):
         run_job(etl, spark, folder, tmp_path / "a", root, NOW, "--identity", "fuzzy")
-    with pytest.raises(ValueError, match="--incremental"):
-        run_job(etl, spark, folder, tmp_path / "b", root, NOW, "--identity", "probabilistic", "--incremental", "true")
     with pytest.raises(ValueError, match="match_threshold"):
         run_job(etl, spark, folder, tmp_path / "c", root, NOW, "--identity", "probabilistic",
                 "--match_threshold", "1.5")

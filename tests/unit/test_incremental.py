@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 NOW = "2026-07-01T00:00:00+00:00"
+PROBABILISTIC = ("--identity", "probabilistic")
 TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
           "rejects")
 
@@ -38,11 +39,26 @@ def validated(tmp_path_factory) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if p.is_file())
 
 
+@pytest.fixture(scope="module")
+def realistic(tmp_path_factory) -> list[Path]:
+    """Duplicates that only the probabilistic model links (--identity-noise realistic), with the other defects."""
+    from c360.datagen import Params, generate
+    from c360.datagen.validated import validated_copy
+
+    out = tmp_path_factory.mktemp("incremental-realistic")
+    params = Params(seed=31, customers=300, purchases=600, feedback=200, files=3, bad_files=0, defect_rate=0.05,
+                    duplicate_person_rate=0.2, exact_duplicate_rate=0.02, update_rate=0.05,
+                    identity_noise="realistic")
+    manifest = generate(params, out, progress=False)
+    folder = validated_copy(out, manifest, out / "validated")
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file())
+
+
 class Feeder:
     """Copies files into an input folder feed by feed and runs the job incrementally after each feed."""
 
-    def __init__(self, etl, spark, root: Path, work: Path, source: Path):
-        self.etl, self.spark, self.root, self.source = etl, spark, root, source
+    def __init__(self, etl, spark, root: Path, work: Path, source: Path, *extra: str):
+        self.etl, self.spark, self.root, self.source, self.extra = etl, spark, root, source, extra
         self.input, self.output = work / "in", work / "incremental"
         self.results: dict[str, dict] = {}  # file -> its DQ results as the latest run that judged it left them
         self.summaries: list[dict] = []
@@ -50,7 +66,7 @@ class Feeder:
     def args(self, output: Path, *extra: str) -> dict[str, str]:
         return self.etl.parse_job_args(["--ledger_table", "", "--input_root", f"{self.input}/", "--output_root",
                                         f"{output}/", "--rules_root", f"{self.root / 'schemas'}/", "--now", NOW,
-                                        "--incremental", "true", *extra])
+                                        "--incremental", "true", *self.extra, *extra])
 
     def feed(self, files: list[Path]) -> dict:
         for p in files:
@@ -182,3 +198,27 @@ def test_local_frame_keeps_rows_types_and_nulls_and_makes_empty_frames(etl, spar
     assert empty.count() == 0 and empty.schema == df.schema
     with pytest.raises(ValueError):  # a row of another length is an error, not a silently shorter frame
         etl.local_frame(spark, [("a", 1, True), ("b", 2)], schema)
+
+
+def test_probabilistic_links_of_incremental_runs_equal_a_full_refresh(etl, spark, root, realistic, tmp_path):
+    """Each customer file is scored against the records its blocking keys find (the blocking index), never the
+    whole history; the links, hence the identities and every table, equal a full refresh's."""
+    feeder = Feeder(etl, spark, root, tmp_path, realistic[0].parent.parent, *PROBABILISTIC)
+    feeds = batches(realistic, random.Random(3), (1, 2, 3))
+    for i, feed in enumerate(feeds):
+        summary = feeder.feed(feed)
+        assert summary["mode"] == ("full refresh" if i == 0 else "incremental"), summary
+    feeder.assert_equals_full_refresh(tmp_path / "full")
+    golden = spark.read.parquet(f"{feeder.output}/curated/customer360_golden")
+    merged = golden.where("size(source_customer_ids) > 1").count()
+    keys = Feeder(etl, spark, root, tmp_path / "keys", realistic[0].parent.parent)
+    keys.feed(realistic)
+    by_keys = spark.read.parquet(f"{keys.output}/curated/customer360_golden")
+    assert merged > 2 * by_keys.where("size(source_customer_ids) > 1").count()  # the links merged persons
+    # switching to match keys only (another fingerprint) rebuilds the state
+    summary = keys.feed([])
+    assert summary["mode"] == "incremental"
+    again = Feeder(etl, spark, root, tmp_path, realistic[0].parent.parent)
+    again.output = feeder.output
+    summary = again.feed([])
+    assert summary["mode"] == "full refresh" and summary["reason"] == "rules, rates or options changed"

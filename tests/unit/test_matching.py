@@ -30,7 +30,7 @@ def test_match_features_standardise_names_dates_and_contacts(etl, spark):
          " 1  Main  St ", "Köln", "50 667"),
         ("b", "Zoë", None, "not-an-email", None, date(1980, 3, 17), None, None, " "),
     ])
-    f = {r.record_id: r for r in etl.match_features(df).collect()}
+    f = {r.record_id: r for r in etl.with_nickname_groups(etl.match_features(df)).collect()}
     a, b = f["a"], f["b"]
     assert (a.first_name, a.last_name, a.city, a.postal_code) == ("bob", "mullerludenscheidt", "koln", "50667")
     assert a.name_pair == "bob|mullerludenscheidt" and a.street == "1 main st"
