@@ -158,7 +158,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             changes = state.changes
         else:
             judged = files
-            out = transform(spark, files, rulesets, rates, now, analyzer, steps, matching=matching)
+            out = transform(spark, files, rulesets, rates, now, analyzer, steps, matching=matching, run_id=run_id)
             with steps("write curated"):
                 invalidate(spark, output_root)  # an incremental state no longer matches curated/
                 write_curated(spark, out, output_root, files)

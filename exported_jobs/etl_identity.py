@@ -76,6 +76,30 @@ def resolve_identities(customers: DataFrame, max_rounds: int = 20, links: DataFr
     return labels.select("source_customer_id", golden_id(F.col("label.id")).alias("customer_id"))
 
 
+def link_table(customers: DataFrame, links: DataFrame | None = None) -> DataFrame:
+    """Why records are one customer: a row per linked pair of current records (source ids a < b) and what linked
+    them (`linked_by`): a match key they share (`e-mail`; `phone, birth date, last name`), or the model (`model`,
+    with the pair's match probability and weights, the model version and the run that scored it). `customers`:
+    current records with their `customer_id` (and `_cid` in state mode, kept). The clusters are these pairs'
+    connected components."""
+    keep = ["_cid"] if "_cid" in customers.columns else []
+    keys = match_keys(customers).withColumn("linked_by", F.when(F.col("key").startswith("e:"), F.lit("e-mail"))
+                                            .otherwise(F.lit("phone, birth date, last name")))
+    pairs = (keys.alias("x").join(keys.alias("y"), "key")
+             .where(F.col("x.source_customer_id") < F.col("y.source_customer_id"))
+             .groupBy(F.col("x.source_customer_id").alias("a"), F.col("y.source_customer_id").alias("b"),
+                      F.col("x.linked_by").alias("linked_by")).count().drop("count"))
+    scores = ["match_probability", "match_weight", "match_weights", "model_version", "scored_run_id"]
+    typed = {"match_probability": "double", "match_weight": "double"}
+    pairs = pairs.select("a", "b", "linked_by", *[F.lit(None).cast(typed.get(c, "string")).alias(c) for c in scores])
+    if links is not None:
+        pairs = pairs.unionByName(links.select("a", "b", F.lit("model").alias("linked_by"), *scores))
+    owner = customers.select(F.col("source_customer_id").alias("a"), "customer_id", *keep)
+    return pairs.join(owner, "a").select(
+        F.col("a").alias("source_customer_id_a"), F.col("b").alias("source_customer_id_b"), "customer_id",
+        "linked_by", *scores, *keep)
+
+
 def retired_ids(customers: DataFrame) -> DataFrame:
     """(retired_customer_id, customer_id), distinct: for each current customer record (source_customer_id with its
     cluster's customer_id) whose own id, `golden_id` of its source id, is not its cluster's, that id and the one it

@@ -23,6 +23,10 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
 # The record id column the model compares by: one row per record, unique
 ID = "record_id"
 
+# A link (Matching.link_rows): the pair and why the model linked it
+LINK_SCHEMA = ("a string, b string, match_probability double, match_weight double, match_weights string, "
+               "model_version string, scored_run_id string")
+
 # Splink's messages at this level and above (its progress, hundreds of lines a training, is INFO)
 QUIET = logging.WARNING
 
@@ -219,11 +223,19 @@ class Matching:
         return pairs.join(ids, (F.col(f"{ID}_l") == F.col("_new")) | (F.col(f"{ID}_r") == F.col("_new")),
                           "left_semi")
 
-    def links(self, customers: DataFrame) -> DataFrame:
-        """(a, b): the source ids of the pairs of `customers` (cleaned, one record per source id) that the model
-        links."""
-        pairs = score_pairs(match_features(customers), self.model, self.threshold)
-        return pairs.select(F.col(f"{ID}_l").alias("a"), F.col(f"{ID}_r").alias("b"))
+    def links(self, customers: DataFrame, run_id: str = "") -> DataFrame:
+        """The pairs of `customers` (cleaned, one record per source id) that the model links, as `link_rows`
+        (a, b: source ids)."""
+        return self.link_rows(score_pairs(match_features(customers), self.model, self.threshold), run_id)
+
+    def link_rows(self, pairs: DataFrame, run_id: str = "") -> DataFrame:
+        """`score_pairs`'s rows as links: a, b (the pair, a < b), match_probability, match_weight, match_weights
+        (each comparison's weight, as JSON), model_version and scored_run_id (the run that scored the pair)."""
+        weights = [c for c in pairs.columns if c.startswith("mw_")]
+        return pairs.select(
+            F.col(f"{ID}_l").alias("a"), F.col(f"{ID}_r").alias("b"), "match_probability", "match_weight",
+            F.to_json(F.struct(*[F.round(c, 4).alias(c[3:]) for c in weights])).alias("match_weights"),
+            F.lit(self.version).alias("model_version"), F.lit(run_id).alias("scored_run_id"))
 
 
 def score_pairs(features: DataFrame, model: dict, threshold: float) -> DataFrame:

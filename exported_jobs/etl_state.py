@@ -41,21 +41,22 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_cleaning import clean_customers, clean_feedback, clean_purchases
     from etl_dqdl import Rule, leaves, results_from_counts
     from etl_identity import connected_labels, match_key_columns
-    from etl_matching import FEATURES, ID, Matching, block_rows, match_feature_columns, score_pairs
+    from etl_matching import FEATURES, ID, LINK_SCHEMA, Matching, block_rows, match_feature_columns, score_pairs
     from etl_readers import DATASETS, InputFile, file_format, local_path
     from etl_runtime import Steps, local_frame, log
     from etl_transform import Outputs, read_raw, transform
 
 
-LAYOUT = 5  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids;
-# 4: partial counts by component with each file's totals in the manifest, a finer key index; 5: one partials table)
+LAYOUT = 6  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids;
+# 4: partial counts by component with each file's totals in the manifest, a finer key index; 5: one partials table;
+# 6: identity_links)
 
 
 STATE = "_state"
 
 
 TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
-          "rejects")
+          "rejects", "identity_links")
 
 
 ROWS_PER_BUCKET = 50_000  # a full refresh sizes the buckets so (records / buckets) stays about this
@@ -293,10 +294,11 @@ def _read_keyed(spark: SparkSession, files: list[InputFile], rulesets: dict[str,
 
 def link_keys(links: DataFrame) -> DataFrame:
     """(_rid, _links): the link keys each record gets from the pairs the model linked (`l:` and the pair's two
-    record ids): a linked pair shares a key, so it lies in one component, as records sharing a match key do."""
-    key = F.concat(F.lit("l:"), F.col(f"{ID}_l"), F.lit("|"), F.col(f"{ID}_r"))
-    ends = links.select(F.col(f"{ID}_l").alias("_rid"), key.alias("k")).unionByName(
-        links.select(F.col(f"{ID}_r").alias("_rid"), key.alias("k")))
+    record ids, a and b): a linked pair shares a key, so it lies in one component, as records sharing a match key
+    do."""
+    key = F.concat(F.lit("l:"), "a", F.lit("|"), "b")
+    ends = links.select(F.col("a").alias("_rid"), key.alias("k")).unionByName(
+        links.select(F.col("b").alias("_rid"), key.alias("k")))
     return ends.groupBy("_rid").agg(F.collect_set("k").alias("_links"))
 
 
@@ -307,13 +309,6 @@ def with_link_keys(records: DataFrame, keys: DataFrame) -> DataFrame:
                 "_keys", F.coalesce("_links", F.array().cast("array<string>")))))
             .select(*records.columns))
 
-
-def record_links(customers: DataFrame) -> DataFrame:
-    """(a, b): the record ids of the linked pairs among `customers` (records with `_keys`): read back from the link
-    keys, so the links of earlier runs come with the records the state holds."""
-    pair = F.explode(F.filter("_keys", lambda k: k.startswith("l:"))).alias("k")
-    ids = F.split(F.substring(F.col("k"), 3, 100000), "\\|")
-    return customers.select(pair).distinct().select(ids[0].alias("a"), ids[1].alias("b"))
 
 
 # Linking edges up to which the components of a large batch are found on the driver with numpy (16 bytes an edge,
@@ -392,7 +387,8 @@ class StateRun:
 
 def _paths(output_root: str) -> dict[str, str]:
     state = f"{output_root}curated/{STATE}/"
-    paths = {"state": state, "keys": state + "keys", "partials": state + "partials", "blocks": state + "blocks"}
+    paths = {"state": state, "keys": state + "keys", "partials": state + "partials", "blocks": state + "blocks",
+             "links": state + "links"}
     for ds in DATASETS:
         paths[f"records/{ds}"] = f"{state}records/{ds}"
     for t in TABLES:
@@ -560,22 +556,25 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             full, reason, known, new_files = True, f"a large batch ({links} link keys)", {}, files
             log("state", mode="full refresh", reason=reason, files=len(files), new_files=len(files))
             raw_new, new_edges, features = _read_keyed(spark, new_files, rulesets, rates, matching)
-    partner_links, lookups, blocks = None, [], None  # probabilistic: old records linked to new ones
+    # probabilistic: old records linked to new ones, the source ids to look up, the blocking index rows, the links
+    partner_links, lookups, blocks, links = None, [], None, None
     if matching is not None:
         with steps("state: probabilistic links"):
             blocks = block_rows(features).localCheckpoint(eager=True)  # the new records' blocking index rows
             new_blocks = [] if full else sorted({r.key for r in blocks.select("key").distinct().collect()})
             if "customer_details" not in {f.dataset for f in new_files}:  # no new customer record: no new pair
-                pairs = local_frame(spark, [], f"{ID}_l string, {ID}_r string")
+                new_links = local_frame(spark, [], LINK_SCHEMA)
             elif full:
-                pairs = score_pairs(features, matching.model, matching.threshold)
+                new_links = matching.link_rows(score_pairs(features, matching.model, matching.threshold), run_id)
             else:  # the candidates: records of earlier runs that share a blocking key with a new one
                 schema = T.StructType([*blocks.schema.fields, T.StructField("bucket", T.IntegerType())])
                 index = read_buckets(spark, paths["blocks"], schema,
                                      buckets_of(new_blocks, manifest.buckets * KEY_FANOUT))
                 candidates = where_in(index, "key", new_blocks).select(ID, "_src", *FEATURES).distinct()
-                pairs = matching.new_pairs(features.select(ID, "_src", *FEATURES), candidates)
-            keys = link_keys(pairs).localCheckpoint(eager=True)
+                new_links = matching.link_rows(matching.new_pairs(features.select(ID, "_src", *FEATURES),
+                                                                  candidates), run_id)
+            new_links = new_links.localCheckpoint(eager=True)
+            keys = link_keys(new_links).localCheckpoint(eager=True)
             raw_new = dict(raw_new, customer_details=with_link_keys(raw_new["customer_details"], keys)
                            .localCheckpoint(eager=True))
             new_edges = edges_of(raw_new).localCheckpoint(eager=True)
@@ -599,6 +598,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                 cids = components(raw_new, new_edges)
             cids = cids.localCheckpoint(eager=True)
             edges, raw_all, old_cids = new_edges, raw_new, []
+            links = new_links if matching is not None else None
     else:
         buckets = manifest.buckets
         with steps("state: components reached"):
@@ -621,6 +621,12 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                 raw_all[ds] = old.drop("_cid").unionByName(raw_new[ds])
                 old_edges.append(old.select("_rid", "_cid", F.explode("_keys").alias("key")))
             old_edges = reduce(DataFrame.unionByName, old_edges)
+            if matching is not None:  # the links the reached components hold, and the new ones
+                schema = T.StructType([*new_links.schema.fields, T.StructField("_cid", T.StringType()),
+                                       T.StructField("bucket", T.IntegerType())])
+                old_links = where_in(read_buckets(spark, paths["links"], schema, buckets_of(old_cids, buckets)),
+                                     "_cid", old_cids).drop("_cid", "bucket")
+                links = old_links.unionByName(new_links).localCheckpoint(eager=True)
             edges = old_edges.select("_rid", "key").unionByName(new_edges)
             rows = old_edges.limit(SMALL_CLOSURE + 1).collect()
         log("state: components reached", components=len(old_cids), records_reached=len({r._rid for r in rows}),
@@ -641,7 +647,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         keyed = {ds: df.join(cids, "_rid").localCheckpoint(eager=True) for ds, df in raw_all.items()}
     out = transform(spark, new_files, rulesets, rates, now, analyzer, steps,
                     raw={ds: df.drop("_keys") for ds, df in keyed.items()},
-                    record_links=record_links(keyed["customer_details"]) if matching is not None else None)
+                    record_links=links, run_id=run_id)
 
     with steps("state: write"):
         write_small(spark, paths["state"] + "manifest.json",
@@ -661,6 +667,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         frames[paths["keys"]] = (new_index, "key")
         if blocks is not None:  # the blocking index: rows are only ever added (a record's keys never change)
             frames[paths["blocks"]] = (blocks, "key")
+            # every link (current records or not), with its scores: an incremental run reads its components' back
+            frames[paths["links"]] = (links.join(cids.withColumnRenamed("_rid", "a"), "a"), "_cid")
         counts = {"_cid": buckets, "key": buckets * KEY_FANOUT}  # bucket counts by what a table is bucketed on
         totals = {ds: {} if full else {f: dict(c) for f, c in manifest.totals.get(ds, {}).items()} for ds in DATASETS}
         if full:

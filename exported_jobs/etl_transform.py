@@ -24,7 +24,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     )
     from etl_dqdl import Rule, apply_actions, evaluate_rules, file_results, rule_counts
     from etl_golden import build_golden
-    from etl_identity import latest_versions, resolve_identities, retired_ids
+    from etl_identity import latest_versions, link_table, resolve_identities, retired_ids
     from etl_matching import Matching
     from etl_readers import DATASETS, InputFile, _empty, check_counts, read_dataset
     from etl_runtime import Steps, local_frame, log
@@ -60,7 +60,7 @@ def dup_counts(raw: DataFrame) -> DataFrame:
 def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]], rates: DataFrame,
               now: datetime, analyzer: str = "textblob", steps: Steps | None = None,
               raw: dict[str, DataFrame] | None = None, matching: Matching | None = None,
-              record_links: DataFrame | None = None) -> Outputs:
+              record_links: DataFrame | None = None, run_id: str = "") -> Outputs:
     """Every output frame and each file's results. Few Spark jobs: one counts every file's records (a count that
     differs from the Lambda's fails here, before anything is written), one per dataset gives its files' DQ results
     and fills its lazy checkpoint (computed once, reused by every output), one per identity-resolution round.
@@ -103,11 +103,12 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         current = cust.where(~F.col("_superseded") & ~F.col("_rejected"))
         links = None
         if matching is not None:  # probabilistic matching: its links join components as match keys do
-            links = matching.links(current).localCheckpoint(eager=True)
+            links = matching.links(current, run_id).localCheckpoint(eager=True)
         elif record_links is not None:  # state mode: the links the state holds, by record id, to source ids
             ends = current.select("_rid", "source_customer_id")
             links = (record_links.join(ends.toDF("a", "_a"), "a").join(ends.toDF("b", "_b"), "b")
-                     .select(F.col("_a").alias("a"), F.col("_b").alias("b")))
+                     .select(F.least("_a", "_b").alias("a"), F.greatest("_a", "_b").alias("b"),
+                             *[c for c in record_links.columns if c not in ("a", "b")]))
         ids = resolve_identities(current, links=links)
     refs = {"customers": _source_ids(cust), "rates": rates}
 
@@ -164,6 +165,7 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             "comment", "sentiment_label", "sentiment_score", F.col("_file").alias("source_file"), *keep),
         "customer360_golden": golden,
         "retired_customer_ids": retired_ids(customers),
+        "identity_links": link_table(customers, links),
         "rejects": reduce(DataFrame.unionByName, [
             d.where(F.col("_rejected")).select(
                 F.lit(name).alias("dataset"), F.col("_file").alias("source_file"), F.col(key).alias("record_key"),

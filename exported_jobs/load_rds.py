@@ -230,6 +230,23 @@ CREATE TABLE c360_load_state (
     loaded_at  timestamptz NOT NULL
 );
 """),
+    (3, "why records are one customer: identity_links", """
+CREATE TABLE identity_links (
+    source_customer_id_a text NOT NULL,
+    source_customer_id_b text NOT NULL CHECK (source_customer_id_a < source_customer_id_b),
+    customer_id          text NOT NULL,
+    linked_by            text NOT NULL CHECK (linked_by IN ('e-mail', 'phone, birth date, last name', 'model')),
+    match_probability    double precision CHECK (match_probability BETWEEN 0 AND 1),
+    match_weight         double precision,
+    match_weights        jsonb,  -- each comparison's match weight (log2 of its Bayes factor)
+    model_version        text,
+    scored_run_id        text,  -- the job run that scored the pair
+    c360_bucket          integer,
+    PRIMARY KEY (source_customer_id_a, source_customer_id_b, linked_by)
+);
+CREATE INDEX identity_links_customer_idx ON identity_links (customer_id);
+CREATE INDEX identity_links_bucket_idx ON identity_links (c360_bucket);
+"""),
 ]
 
 MIGRATION_LOCK = 360_001  # advisory lock ids: one for migrations, one for loads
@@ -319,6 +336,9 @@ TABLES: tuple[Table, ...] = (
         "reject_id", "dataset", "source_file", "record_key", "failed_checks", "record", BUCKET),
         derived={"reject_id": _reject_id}),
     Table("retired_customer_ids", ("retired_customer_id",), ("retired_customer_id", "customer_id", BUCKET)),
+    Table("identity_links", ("source_customer_id_a", "source_customer_id_b", "linked_by"), (
+        "source_customer_id_a", "source_customer_id_b", "customer_id", "linked_by", "match_probability",
+        "match_weight", "match_weights", "model_version", "scored_run_id", BUCKET)),
 )
 
 
@@ -550,7 +570,8 @@ RELATIONS = {("customers", "customer_id"): ("customer360_golden", "customer_id")
              ("purchases", "customer_id"): ("customer360_golden", "customer_id"),
              ("feedback", "customer_id"): ("customer360_golden", "customer_id"),
              ("purchase_items", "purchase_id"): ("purchases", "purchase_id"),
-             ("retired_customer_ids", "customer_id"): ("customer360_golden", "customer_id")}
+             ("retired_customer_ids", "customer_id"): ("customer360_golden", "customer_id"),
+             ("identity_links", "customer_id"): ("customer360_golden", "customer_id")}
 
 
 class IntegrityError(RuntimeError):

@@ -5,6 +5,7 @@ duplicates the keys miss (`c360 generate --identity-noise realistic`, another se
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from datetime import UTC, datetime
 
@@ -53,6 +54,19 @@ def test_probabilistic_finds_realistic_duplicates_the_keys_miss(etl, spark, real
     assert keys["true_pairs"] >= 300 and keys["precision"] == 1.0 and keys["recall"] < 0.5, keys
     assert model["precision"] >= 0.99 and model["recall"] >= 0.8, model
     assert model["correct"] > 2 * keys["correct"]
+    # why they are one customer: every merged pair's chain of links is in identity_links, the model's with weights
+    links = pd.read_parquet(tmp_path / "model" / "curated" / "identity_links")
+    by = links.linked_by.value_counts()
+    assert by["model"] > by.get("e-mail", 0) > 0
+    scored = links[links.linked_by == "model"]
+    assert (scored.match_probability >= 0.9).all() and scored.model_version.nunique() == 1
+    weights = scored.match_weights.map(json.loads)
+    assert set(weights.iloc[0]) == {"first_name", "last_name", "dob", "address", "email_local", "phone"}
+    assert ((scored.source_customer_id_a < scored.source_customer_id_b)).all()
+    customers = pd.read_parquet(tmp_path / "model" / "curated" / "customers")
+    owner = dict(zip(customers.source_customer_id, customers.customer_id, strict=True))
+    assert all(owner[a] == owner[b] == c for a, b, c in
+               zip(links.source_customer_id_a, links.source_customer_id_b, links.customer_id, strict=True))
 
 
 def test_identity_arguments_are_checked(etl, spark, realistic, root, tmp_path):

@@ -3,8 +3,8 @@
 Generated files with duplicate persons, newer versions, exact duplicates, record defects (conflicting ids, unknown
 customers and purchases) are fed to the job in folder mode, in random batchings and orders: late references and
 cross-file merges come from the orders. After a feed, a full refresh of the same files into another folder is the
-reference: every curated table must hold the same rows (`bucket` and `updated_at`, which say where and when a row was
-written, aside), and each file's DQ results, as its latest judgment left them, must equal the full refresh's.
+reference: every curated table must hold the same rows (`bucket`, `updated_at` and `scored_run_id`, which say where
+and when a row was written or scored, aside), and each file's DQ results, as its latest judgment left them, must equal the full refresh's.
 `make test` runs one random batching, then a run with nothing new and the rebuild of an uncommitted state; the
 reliability suite (`make test-reliability`) feeds files one at a time in several orders and checks the large-batch
 fallback.
@@ -23,7 +23,8 @@ import pytest
 NOW = "2026-07-01T00:00:00+00:00"
 PROBABILISTIC = ("--identity", "probabilistic")
 TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
-          "rejects")
+          "rejects", "identity_links")
+WHEN = ("bucket", "updated_at", "scored_run_id")  # where and when a row was written or scored
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,8 @@ class Feeder:
         for path in sorted(full):
             assert self.results[path] == full[path], path
         for table in TABLES:
-            got = self.spark.read.parquet(f"{self.output}/curated/{table}").drop("bucket", "updated_at")
-            want = self.spark.read.parquet(f"{reference}/curated/{table}").drop("bucket", "updated_at")
+            got = self.spark.read.parquet(f"{self.output}/curated/{table}").drop(*WHEN)
+            want = self.spark.read.parquet(f"{reference}/curated/{table}").drop(*WHEN)
             assert got.count() == want.count(), table
             assert got.exceptAll(want).count() == 0 and want.exceptAll(got).count() == 0, table
 
