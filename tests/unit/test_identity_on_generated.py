@@ -62,7 +62,7 @@ def test_probabilistic_finds_realistic_duplicates_the_keys_miss(etl, spark, real
     assert (scored.match_probability >= 0.9).all() and scored.model_version.nunique() == 1
     weights = scored.match_weights.map(json.loads)
     assert set(weights.iloc[0]) == {"first_name", "last_name", "dob", "address", "email_local", "phone"}
-    assert ((scored.source_customer_id_a < scored.source_customer_id_b)).all()
+    assert (scored.source_customer_id_a < scored.source_customer_id_b).all()
     customers = pd.read_parquet(tmp_path / "model" / "curated" / "customers")
     owner = dict(zip(customers.source_customer_id, customers.customer_id, strict=True))
     assert all(owner[a] == owner[b] == c for a, b, c in
