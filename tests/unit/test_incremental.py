@@ -5,9 +5,9 @@ customers and purchases) are fed to the job in folder mode, in random batchings 
 cross-file merges come from the orders. After a feed, a full refresh of the same files into another folder is the
 reference: every curated table must hold the same rows (`bucket`, `updated_at` and `scored_run_id`, which say where
 and when a row was written or scored, aside), and each file's DQ results, as its latest judgment left them, must
-equal the full refresh's. `make test` runs one random batching, then a run with nothing new and the rebuild of an uncommitted state; the
-reliability suite (`make test-reliability`) feeds files one at a time in several orders and checks the large-batch
-fallback.
+equal the full refresh's. `make test` runs one random batching, then a run with nothing new and the rebuild of an
+uncommitted state; the reliability suite (`make test-reliability`) feeds files one at a time in several orders and
+checks the large-batch fallback.
 """
 
 from __future__ import annotations
