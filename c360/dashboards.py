@@ -52,6 +52,16 @@ RECENT_FEEDBACK = """
         SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY feedback_date DESC NULLS LAST, feedback_id)
                AS r FROM feedback WHERE customer_id = ANY(%(ids)s)) x WHERE r <= %(n)s ORDER BY customer_id, r"""
 
+LINKS = """
+    SELECT customer_id, source_customer_id_a, source_customer_id_b, linked_by, match_probability,
+           match_weights::text AS match_weights,
+           model_version, scored_run_id
+    FROM identity_links WHERE customer_id = ANY(%(ids)s) ORDER BY customer_id, linked_by, source_customer_id_a,
+    source_customer_id_b"""
+PROVENANCE = """
+    SELECT customer_id, field, value, source_customer_id, source_file, source_run_id
+    FROM golden_provenance WHERE customer_id = ANY(%(ids)s) ORDER BY customer_id, field"""
+
 
 DEFAULT_HTML = "data/dashboard/customer360.html"  # under the project root
 
@@ -105,12 +115,14 @@ def _jsonable(value):
 
 
 def profiles(conn, where: str = "", params: dict | None = None, limit: int = 50, recent: int = 5) -> list[dict]:
-    """Golden profiles (highest spend first) with their most recent purchases and feedback."""
+    """Golden profiles (highest spend first) with their most recent purchases and feedback, the links that made
+    their source records one customer (`links`) and where each golden value came from (`provenance`)."""
     params = dict(params or {}, limit=limit)
     rows = _frame(conn, f"{PROFILE_SQL} {where} ORDER BY total_spend DESC, customer_id LIMIT %(limit)s", params)
     found = [{c: _jsonable(v) for c, v in zip(rows.columns, r, strict=True)} for r in rows.itertuples(index=False)]
     ids = [p["customer_id"] for p in found]
-    for name, sql in (("purchases", RECENT_PURCHASES), ("feedback", RECENT_FEEDBACK)):
+    for name, sql in (("purchases", RECENT_PURCHASES), ("feedback", RECENT_FEEDBACK), ("links", LINKS),
+                      ("provenance", PROVENANCE)):
         recent_rows = _frame(conn, sql, {"ids": ids, "n": recent})
         by_customer: dict[str, list] = {}
         for r in recent_rows.itertuples(index=False):
@@ -119,6 +131,36 @@ def profiles(conn, where: str = "", params: dict | None = None, limit: int = 50,
         for p in found:
             p[name] = by_customer.get(p["customer_id"], [])
     return found
+
+
+def why_merged(profile: dict) -> list[str]:
+    """"Why are these records one customer?": a sentence per link between its source records, strongest
+    evidence first (identity_links; the clusters are these links' connected components)."""
+    ids = profile.get("source_customer_ids") or []
+    if len(ids) < 2:
+        return [f"{profile['customer_id']} has one source record ({', '.join(ids) or 'none'}): nothing to merge."]
+    out = []
+    for link in profile.get("links", []):
+        pair = f"{link['source_customer_id_a']} and {link['source_customer_id_b']}"
+        if link["linked_by"] != "model":
+            out.append(f"{pair} share the same {link['linked_by']} (a match key).")
+            continue
+        weights = link["match_weights"]
+        weights = json.loads(weights) if isinstance(weights, str) else weights or {}
+        parts = ", ".join(f"{k} {v:+.1f}" for k, v in sorted(weights.items(), key=lambda kv: -kv[1]))
+        out.append(f"{pair}: the model (version {link['model_version']}) gives match probability "
+                   f"{link['match_probability']:.4f}; match weights {parts}.")
+    return out
+
+
+def where_from(profile: dict, field: str = "email") -> str:
+    """"Where did this e-mail come from?": the source record, file and run that supplied a golden value."""
+    for row in profile.get("provenance", []):
+        if row["field"] == field:
+            run = f", read by job run {row['source_run_id']}" if row.get("source_run_id") else ""
+            return (f"{field} {row['value']!r} comes from source record {row['source_customer_id']} in "
+                    f"{row['source_file']}{run}.")
+    return f"{profile['customer_id']} has no {field}."
 
 
 def search_profiles(conn, text: str, limit: int = 10) -> list[dict]:
@@ -247,6 +289,10 @@ PAGE = """<!doctype html>
     table("Profile: " + (p.full_name || p.customer_id), [p], {profile_cols_json});
     table("Recent purchases", p.purchases, ["purchase_id", "purchase_ts", "total_usd", "channel"]);
     table("Recent feedback", p.feedback, ["feedback_id", "feedback_date", "rating", "sentiment_label", "comment"]);
+    table("Why these records are one customer", p.links || [], ["source_customer_id_a", "source_customer_id_b",
+      "linked_by", "match_probability", "match_weights"]);
+    table("Where each value came from", p.provenance || [], ["field", "value", "source_customer_id", "source_file",
+      "source_run_id"]);
   }}
   function search(text) {{
     const q = text.trim().toLowerCase();

@@ -15,6 +15,45 @@ def _half_up(col, places: int = 2):
     return F.round(col, places)  # Spark's round is HALF_UP on decimals (bround is HALF_EVEN)
 
 
+# Each survivorship field of the golden row and the rule that picks its source record (build_golden)
+SURVIVORSHIP = {"full_name": "latest", "gender": "latest", "loyalty_tier": "latest", "marketing_opt_in": "latest",
+                "email": "recent", "phone_e164": "recent", "city": "recent", "state": "recent", "country": "recent",
+                "date_of_birth": "recent", "signup_date": "earliest"}
+
+
+def golden_provenance(customers: DataFrame, run_id: str = "") -> DataFrame:
+    """Where each value of a golden row came from: a row per customer and survivorship field with a value (`field`
+    as the golden table names it, `value` as text) and the source record that supplied it (source id, file, and
+    `source_run_id`: the run that read it, `_run`, or `run_id` where records carry none). The rules are
+    build_golden's: the most recent record (arrival order, then position) for name, gender, tier and opt-in; the
+    most recent non-NULL value for e-mail, phone, city, state, country, birth date; the earliest signup date. With
+    the customers' state component `_cid` (state mode) kept."""
+    keep = ["_cid"] if "_cid" in customers.columns else []
+    run = F.col("_run") if "_run" in customers.columns else F.lit(run_id)
+    df = customers.withColumn("full_name", F.concat_ws(" ", "first_name", "last_name")) \
+        .withColumn("_src_run", F.coalesce(run, F.lit(run_id)))
+    order = F.struct("_order", "_pos")
+
+    def supplier(field: str):
+        source = F.struct(F.col(field).cast("string").alias("value"), "source_customer_id",
+                          F.col("_file").alias("source_file"), F.col("_src_run").alias("source_run_id"))
+        rule = SURVIVORSHIP[field]
+        if rule == "latest":
+            return F.max_by(source, order)
+        if rule == "recent":
+            return F.max_by(source, F.when(F.col(field).isNotNull(), order))
+        return F.min_by(source, F.when(F.col(field).isNotNull(), F.struct(field, "_order", "_pos")))
+    picked = df.groupBy("customer_id", *keep).agg(*[supplier(f).alias(f) for f in SURVIVORSHIP])
+    names = {"phone_e164": "phone"}
+    rows = F.explode(F.array(*[F.struct(F.lit(names.get(f, f)).alias("field"), F.col(f).alias("s"))
+                               for f in SURVIVORSHIP]))
+    return (picked.select("customer_id", *keep, rows.alias("r"))
+            .where(F.col("r.s.value").isNotNull() & (F.col("r.s.value") != ""))
+            .select("customer_id", F.col("r.field").alias("field"), "r.s.value", "r.s.source_customer_id",
+                    "r.s.source_file", "r.s.source_run_id", *keep))
+
+
+
 def build_golden(customers: DataFrame, purchases: DataFrame, feedback: DataFrame, judged: list[DataFrame],
                  ids: DataFrame, now: datetime) -> DataFrame:
     """One row per resolved customer (schemas/README.md "Outputs"), survivorship as documented above; with the

@@ -49,14 +49,14 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
 
 LAYOUT = 6  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids;
 # 4: partial counts by component with each file's totals in the manifest, a finer key index; 5: one partials table;
-# 6: identity_links)
+# 6: identity_links, golden_provenance, the run that read each record)
 
 
 STATE = "_state"
 
 
 TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
-          "rejects", "identity_links")
+          "rejects", "identity_links", "golden_provenance")
 
 
 ROWS_PER_BUCKET = 50_000  # a full refresh sizes the buckets so (records / buckets) stays about this
@@ -275,13 +275,14 @@ def edges_of(keyed: dict[str, DataFrame]) -> DataFrame:
 
 
 def _read_keyed(spark: SparkSession, files: list[InputFile], rulesets: dict[str, list[Rule]],
-                rates: DataFrame, matching: Matching | None = None) -> tuple[dict[str, DataFrame], DataFrame,
-                                                                            DataFrame | None]:
+                rates: DataFrame, matching: Matching | None = None,
+                run_id: str = "") -> tuple[dict[str, DataFrame], DataFrame, DataFrame | None]:
     """The files' records with their link keys, read once and held (their files are parsed once a run), their
     link edges, held, and with `matching` their customer records' match features (ID: the record id `_rid`;
-    `_src`: its source id), held."""
+    `_src`: its source id), held. Each record keeps the run that read it (`_run`: golden_provenance)."""
     present = {f.dataset for f in files}
-    keyed = with_keys(with_rid(read_raw(spark, files)), rulesets, rates, present, matching is not None)
+    raw = {ds: df.withColumn("_run", F.lit(run_id)) for ds, df in with_rid(read_raw(spark, files)).items()}
+    keyed = with_keys(raw, rulesets, rates, present, matching is not None)
     keyed = {ds: df.localCheckpoint(eager=True) if ds in present else df for ds, df in keyed.items()}
     features = None
     if matching is not None:
@@ -550,12 +551,12 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                                                                             "failed_records": 0})
 
     with steps("read new files", files=len(new_files)):
-        raw_new, new_edges, features = _read_keyed(spark, new_files, rulesets, rates, matching)
+        raw_new, new_edges, features = _read_keyed(spark, new_files, rulesets, rates, matching, run_id)
         if not full and (links := new_edges.count()) > SMALL_CLOSURE:  # the look-up is made on the driver
             files = every_file() if every_file is not None else files
             full, reason, known, new_files = True, f"a large batch ({links} link keys)", {}, files
             log("state", mode="full refresh", reason=reason, files=len(files), new_files=len(files))
-            raw_new, new_edges, features = _read_keyed(spark, new_files, rulesets, rates, matching)
+            raw_new, new_edges, features = _read_keyed(spark, new_files, rulesets, rates, matching, run_id)
     # probabilistic: old records linked to new ones, the source ids to look up, the blocking index rows, the links
     partner_links, lookups, blocks, links = None, [], None, None
     if matching is not None:

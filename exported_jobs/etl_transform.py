@@ -23,7 +23,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
         raw_counts,
     )
     from etl_dqdl import Rule, apply_actions, evaluate_rules, file_results, rule_counts
-    from etl_golden import build_golden
+    from etl_golden import build_golden, golden_provenance
     from etl_identity import latest_versions, link_table, resolve_identities, retired_ids
     from etl_matching import Matching
     from etl_readers import DATASETS, InputFile, _empty, check_counts, read_dataset
@@ -166,6 +166,7 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         "customer360_golden": golden,
         "retired_customer_ids": retired_ids(customers),
         "identity_links": link_table(customers, links),
+        "golden_provenance": golden_provenance(customers, run_id),
         "rejects": reduce(DataFrame.unionByName, [
             d.where(F.col("_rejected")).select(
                 F.lit(name).alias("dataset"), F.col("_file").alias("source_file"), F.col(key).alias("record_key"),

@@ -247,6 +247,20 @@ CREATE TABLE identity_links (
 CREATE INDEX identity_links_customer_idx ON identity_links (customer_id);
 CREATE INDEX identity_links_bucket_idx ON identity_links (c360_bucket);
 """),
+    (4, "where each golden value came from: golden_provenance", """
+CREATE TABLE golden_provenance (
+    customer_id        text NOT NULL,
+    field              text NOT NULL,  -- a column of customer360_golden
+    value              text NOT NULL,
+    source_customer_id text NOT NULL,
+    source_file        text NOT NULL,
+    source_run_id      text,  -- the job run that read the record
+    c360_bucket        integer,
+    PRIMARY KEY (customer_id, field)
+);
+CREATE INDEX golden_provenance_bucket_idx ON golden_provenance (c360_bucket);
+CREATE INDEX golden_provenance_source_idx ON golden_provenance (source_customer_id);
+"""),
 ]
 
 MIGRATION_LOCK = 360_001  # advisory lock ids: one for migrations, one for loads
@@ -339,6 +353,8 @@ TABLES: tuple[Table, ...] = (
     Table("identity_links", ("source_customer_id_a", "source_customer_id_b", "linked_by"), (
         "source_customer_id_a", "source_customer_id_b", "customer_id", "linked_by", "match_probability",
         "match_weight", "match_weights", "model_version", "scored_run_id", BUCKET)),
+    Table("golden_provenance", ("customer_id", "field"), (
+        "customer_id", "field", "value", "source_customer_id", "source_file", "source_run_id", BUCKET)),
 )
 
 
@@ -571,7 +587,8 @@ RELATIONS = {("customers", "customer_id"): ("customer360_golden", "customer_id")
              ("feedback", "customer_id"): ("customer360_golden", "customer_id"),
              ("purchase_items", "purchase_id"): ("purchases", "purchase_id"),
              ("retired_customer_ids", "customer_id"): ("customer360_golden", "customer_id"),
-             ("identity_links", "customer_id"): ("customer360_golden", "customer_id")}
+             ("identity_links", "customer_id"): ("customer360_golden", "customer_id"),
+             ("golden_provenance", "customer_id"): ("customer360_golden", "customer_id")}
 
 
 class IntegrityError(RuntimeError):

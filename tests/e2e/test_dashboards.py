@@ -120,3 +120,22 @@ def test_names_and_comments_are_text_never_markup(loaded, tmp_path):
     assert "<title>Customer 360 dashboards</title>" in dom and "pwned" not in dom.split("<body")[0]
     assert rendered["view-profiles"]["traces"] == 1  # the page's own script still ran to the end
     assert "Profile: &lt;/script&gt;" in dom  # shown as text in the profile panel
+
+
+def test_a_profile_says_why_its_records_are_one_customer_and_where_its_email_came_from(loaded):
+    with psycopg.connect(loaded) as conn:
+        cid, sources = conn.execute(
+            "SELECT customer_id, source_customer_ids FROM customer360_golden "
+            "WHERE cardinality(source_customer_ids) > 1 ORDER BY customer_id LIMIT 1").fetchone()
+        profile = dashboards.search_profiles(conn, cid)[0]
+        email_from = conn.execute("SELECT c.source_customer_id FROM customers c JOIN customer360_golden g "
+                                  "ON g.customer_id = c.customer_id AND g.email = c.email WHERE g.customer_id = %s",
+                                  (cid,)).fetchall()
+    why = dashboards.why_merged(profile)
+    # the links cover every source record: their connected component is the customer
+    linked = {x for link in profile["links"] for x in (link["source_customer_id_a"], link["source_customer_id_b"])}
+    assert linked == set(sources) and len(why) == len(profile["links"]) >= len(sources) - 1
+    assert all("match key" in line for line in why)  # this run resolved identities with match keys only
+    where = dashboards.where_from(profile, "email")
+    assert profile["email"] in where and any(src in where for (src,) in email_from)
+    assert {r["field"] for r in profile["provenance"]} >= {"full_name", "email", "signup_date"}

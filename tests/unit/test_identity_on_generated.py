@@ -67,6 +67,22 @@ def test_probabilistic_finds_realistic_duplicates_the_keys_miss(etl, spark, real
     owner = dict(zip(customers.source_customer_id, customers.customer_id, strict=True))
     assert all(owner[a] == owner[b] == c for a, b, c in
                zip(links.source_customer_id_a, links.source_customer_id_b, links.customer_id, strict=True))
+    # where each golden value came from: the record, its file and run; the record says what the golden row says
+    golden = pd.read_parquet(tmp_path / "model" / "curated" / "customer360_golden").set_index("customer_id")
+    prov = pd.read_parquet(tmp_path / "model" / "curated" / "golden_provenance")
+    assert not prov.duplicated(["customer_id", "field"]).any()
+    records = customers.set_index("source_customer_id")
+    merged = set(golden.index[golden.source_customer_ids.map(len) > 1])
+    checked = 0
+    for r in prov.itertuples():
+        if r.field in ("email", "phone", "city", "signup_date", "date_of_birth"):
+            assert str(golden.at[r.customer_id, r.field]) == r.value, r
+            assert str(records.at[r.source_customer_id, r.field]) == r.value, r
+            assert records.at[r.source_customer_id, "source_file"] == r.source_file
+            assert owner[r.source_customer_id] == r.customer_id
+            checked += r.customer_id in merged
+    assert checked > 300  # values of merged customers, each traced to one of their records
+    assert set(prov.field) >= {"full_name", "email", "signup_date", "loyalty_tier"}
 
 
 def test_identity_arguments_are_checked(etl, spark, realistic, root, tmp_path):
@@ -80,3 +96,4 @@ def test_identity_arguments_are_checked(etl, spark, realistic, root, tmp_path):
     with pytest.raises(ValueError, match="identity model .* not found"):
         run_job(etl, spark, folder, tmp_path / "d", root, NOW, "--identity", "probabilistic", rules=rules)
     assert not (tmp_path / "d" / "curated").exists()  # nothing written
+

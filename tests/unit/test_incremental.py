@@ -23,8 +23,8 @@ import pytest
 NOW = "2026-07-01T00:00:00+00:00"
 PROBABILISTIC = ("--identity", "probabilistic")
 TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
-          "rejects", "identity_links")
-WHEN = ("bucket", "updated_at", "scored_run_id")  # where and when a row was written or scored
+          "rejects", "identity_links", "golden_provenance")
+WHEN = ("bucket", "updated_at", "scored_run_id", "source_run_id")  # where and when a row was written, scored, read
 
 
 @pytest.fixture(scope="module")
