@@ -136,9 +136,8 @@ def profiles(conn, where: str = "", params: dict | None = None, limit: int = 50,
 def why_merged(profile: dict) -> list[str]:
     """"Why are these records one customer?": a sentence per link between its source records, strongest
     evidence first (identity_links; the clusters are these links' connected components)."""
-    ids = profile.get("source_customer_ids") or []
-    if len(ids) < 2:
-        return [f"{profile['customer_id']} has one source record ({', '.join(ids) or 'none'}): nothing to merge."]
+    if not profile.get("links"):
+        return [f"{profile['customer_id']}: no link, its golden row has one source record."]
     out = []
     for link in profile.get("links", []):
         pair = f"{link['source_customer_id_a']} and {link['source_customer_id_b']}"

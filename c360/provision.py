@@ -54,7 +54,7 @@ class ProvisionConfig:
     glue_modules_dir: str = "exported_jobs"
     glue_extra_modules: tuple[str, ...] = ("lambda/ledger.py",)
     additional_python_modules: str = ("textblob==0.20.1,email-validator==2.4.0,phonenumbers==9.0.43,"
-                                      "psycopg[binary]==3.3.9")
+                                      "psycopg[binary]==3.3.9,splink==5.0.0,nicknames==1.0.1")
     # aws only: where the database lives (ids of your VPC's private subnets and the VPC)
     vpc_id: str = ""
     subnet_ids: tuple[str, ...] = ()
@@ -431,6 +431,12 @@ class Provisioner:
             key = f"jobs/{m.name}"
             self.upload(key, m.read_bytes(), "glue module")
             modules.append(f"s3://{self.cfg.bucket}/{key}")
+        # Splink's string-similarity functions for Spark (--identity probabilistic), from the installed splink wheel
+        from splink.backends.spark import similarity_jar_location
+
+        jar = Path(similarity_jar_location())
+        jar_key = f"jars/{jar.name}"
+        self.upload(jar_key, jar.read_bytes(), "Spark jar")
         for schema in sorted((self.root / "schemas").glob("*")):
             if schema.is_file():
                 self.upload(f"schemas/{schema.name}", schema.read_bytes(), "schema file")
@@ -444,6 +450,7 @@ class Provisioner:
             "DefaultArguments": {
                 "--bucket": self.cfg.bucket, "--ledger_table": self.cfg.table,
                 "--secret_id": self.cfg.name("rds-master"), "--extra-py-files": ",".join(modules),
+                "--extra-jars": f"s3://{self.cfg.bucket}/{jar_key}",
                 # each run judges its new files and what they touch (curated/_state/); `c360 full-refresh`
                 # recomputes everything
                 "--incremental": "true",

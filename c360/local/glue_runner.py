@@ -5,19 +5,20 @@ What it does
   the job's `DefaultArguments` (`NonOverridableArguments` last), adds `--JOB_ID`, `--JOB_RUN_ID`, `--JOB_NAME`;
   `GetJobRun(s)` report the run's own `Arguments`, as AWS does.
 - Stages every bucket's objects into `<state>/glue/runs/<run id>/stage/<bucket>/`, then runs
-  `spark-submit --master local[N]` on the script from `Command.ScriptLocation` (and `--extra-py-files` as
-  `--py-files`) with Hadoop's `ViewFileSystemOverloadScheme` mounting each staged bucket under `s3://` and
-  `s3a://` (docs/ARCHITECTURE.md, "Facts"), so the script's S3 paths stay unchanged. Objects that arrive while
+  `spark-submit --master local[N]` on the script from `Command.ScriptLocation` (`--extra-py-files` as
+  `--py-files`, `--extra-jars` as `--jars`: Splink's similarity functions) with Hadoop's
+  `ViewFileSystemOverloadScheme` mounting each staged bucket under `s3://` and `s3a://` (docs/ARCHITECTURE.md,
+  "Facts"), so the script's S3 paths stay unchanged. Objects that arrive while
   the run goes on are staged too (every half second), so a run can pick up files that arrived after it started.
   Afterwards what the run wrote, changed or deleted goes back into the emulator's S3 (Spark's `.crc` side files
   are left out).
 - A warm driver (`glue_warm_driver.py`) runs the scripts: one long-lived PySpark process per version of a job's code
-  (script and `--extra-py-files`, by content) and worker count, started by the first run that needs it, serving
-  one run at a time. Each run gets its own `__main__`, arguments, environment, freshly imported modules, mounts and
-  logs; a run that finds its driver busy, or `C360_GLUE_WARM=0`, gets a cold `spark-submit` of its own. Stopping
-  or timing out a run kills its driver; while a run runs, `<state>/glue/runs/<run id>/driver.pid` names its process.
-  This saves the JVM and session start (about 10 s a run) and runs Spark on a warmed-up JVM (a small incremental
-  run: 17 s of job time instead of 36 s).
+  (script and `--extra-py-files`, by content; its jars) and worker count, started by the first run that needs it,
+  serving one run at a time. Each run gets its own `__main__`, arguments, environment, freshly imported modules,
+  mounts and logs; a run that finds its driver busy, or `C360_GLUE_WARM=0`, gets a cold `spark-submit` of its own.
+  Stopping or timing out a run kills its driver; while a run runs, `<state>/glue/runs/<run id>/driver.pid` names
+  its process. This saves the JVM and session start (about 10 s a run) and runs Spark on a warmed-up JVM (a small
+  incremental run: 17 s of job time instead of 36 s).
 - `GetJobRun(s)` report the real state (STARTING, RUNNING, SUCCEEDED, FAILED with the error message,
   TIMEOUT after the job's `Timeout` minutes, STOPPED after `BatchStopJobRun`), start and completion times and
   execution time. Driver output goes to CloudWatch Logs `/aws-glue/jobs/output` and `/aws-glue/jobs/error`
@@ -179,7 +180,7 @@ class GlueRunner:
         drivers off, or this one busy). Drivers of other code versions are closed: one version is current."""
         if not self.warm_enabled or not all(p.is_file() and p.suffix == ".py" for p in code):
             return None  # a missing or packaged module: spark-submit's own handling and error
-        h = hashlib.sha256(str(workers).encode())
+        h = hashlib.sha256(str(workers).encode() + b"\0" + " ".join(spark_args).encode())
         for path in code:
             h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         key = h.hexdigest()[:16]
@@ -294,8 +295,19 @@ class GlueRunner:
             return
         py_files = [p for p in (self._local_path(x.strip(), stage)
                                 for x in arguments.get("--extra-py-files", "").split(",") if x.strip()) if p]
+        jars = []  # --extra-jars, as Glue adds them to the classpath: copied by content (a warm driver outlives runs)
+        for loc in (x.strip() for x in arguments.get("--extra-jars", "").split(",") if x.strip()):
+            jar = self._local_path(loc, stage)
+            if jar is None or not jar.is_file():
+                self.set_state(run, "FAILED", f"--extra-jars: {loc!r} not found in S3")
+                return
+            kept = self.ctx.path("glue", "jars") / f"{_file_md5(jar)[:16]}-{jar.name}"
+            if not kept.exists():
+                shutil.copy(jar, kept)
+            jars.append(str(kept))
         workers = max(1, min(int(run.number_of_workers or job.number_of_workers or 2), os.cpu_count() or 2))
-        spark_args = ["--master", f"local[{workers}]", "--conf", "spark.ui.enabled=false",
+        spark_args = [*(["--jars", ",".join(jars)] if jars else []),
+                      "--master", f"local[{workers}]", "--conf", "spark.ui.enabled=false",
                       "--conf", "spark.sql.session.timeZone=UTC",
                       # a small local cluster: a few shuffle partitions, not Spark's 200 (Glue sizes its own)
                       "--conf", f"spark.sql.shuffle.partitions={2 * workers}"]

@@ -22,7 +22,7 @@ from c360 import dashboards
 pytestmark = pytest.mark.e2e
 
 VIEWS = ("view-spend", "view-rating", "view-sentiment", "view-profiles")
-WINDOW = (1400, 2600)
+WINDOW = (1400, 3400)
 
 
 def chromium() -> str:

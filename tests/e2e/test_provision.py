@@ -6,6 +6,7 @@ import json
 import re
 
 import papermill as pm
+import psycopg
 import pytest
 from corpora import CORPORA
 from helpers import curated_table, database_dsn, golden_in_curated, golden_in_database, wait
@@ -267,6 +268,29 @@ def test_the_glue_job_completes_every_valid_file_from_a_real_upload(provisioned,
     assert in_db and in_db == golden_in_curated(curated_table(BUCKET, "customer360_golden", tmp_path))
     assert cloudwatch.list_metrics(Namespace="Customer360", MetricName="RdsWriteFailures")["Metrics"]
 
+
+def test_the_provisioned_job_runs_probabilistic_matching_with_its_shipped_jar_and_model(provisioned, tmp_path):
+    """--identity probabilistic on the deployed job: Splink's jar (--extra-jars) and the model (schemas/) come from
+    S3, as on Glue; the links land in curated/ and PostgreSQL."""
+    glue = aws.client("glue")
+    job = glue.get_job(JobName=f"{ENV}-customer360-etl")["Job"]
+    jar = job["DefaultArguments"]["--extra-jars"]
+    assert jar.startswith(f"s3://{BUCKET}/jars/") and "splink==5.0.0" in job["DefaultArguments"][
+        "--additional-python-modules"]
+    assert aws.client("s3").head_object(Bucket=BUCKET, Key="schemas/identity_model.json")["ContentLength"] > 0
+    run_id = glue.start_job_run(JobName=job["Name"], Arguments={"--identity": "probabilistic"})["JobRunId"]
+
+    def ended():
+        run = glue.get_job_run(JobName=job["Name"], RunId=run_id)["JobRun"]
+        return run if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") else None
+
+    run = wait(ended, timeout=420, every=2)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    links = curated_table(BUCKET, "identity_links", tmp_path)
+    assert links.num_rows > 0
+    with psycopg.connect(database_dsn(f"{ENV}-rds-master")) as conn:
+        loaded = dict(conn.execute("SELECT linked_by, count(*) FROM identity_links GROUP BY 1").fetchall())
+    assert sum(loaded.values()) == links.num_rows and loaded.get("e-mail", 0) > 0
 
 def test_30_load_rds_reloads_the_pipeline_output_without_changes(root, provisioned, tmp_path):
     out = _run(root, tmp_path, "30_load_rds.ipynb", "30.ipynb", bucket=BUCKET, secret_id=f"{ENV}-rds-master",
