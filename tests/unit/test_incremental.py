@@ -201,6 +201,19 @@ def test_local_frame_keeps_rows_types_and_nulls_and_makes_empty_frames(etl, spar
         etl.local_frame(spark, [("a", 1, True), ("b", 2)], schema)
 
 
+def test_probabilistic_links_of_two_feeds_equal_a_full_refresh(etl, spark, root, realistic, tmp_path):
+    """`make test`'s short form of the next test: half the files, then the other half."""
+    feeder = Feeder(etl, spark, root, tmp_path, realistic[0].parent.parent, *PROBABILISTIC)
+    order = realistic[:]
+    random.Random(8).shuffle(order)
+    assert feeder.feed(order[:len(order) // 2])["mode"] == "full refresh"
+    assert feeder.feed(order[len(order) // 2:])["mode"] == "incremental"
+    feeder.assert_equals_full_refresh(tmp_path / "full")
+    links = spark.read.parquet(f"{feeder.output}/curated/identity_links")
+    assert links.where("linked_by = 'model'").count() > links.where("linked_by != 'model'").count() > 0
+
+
+@pytest.mark.reliability
 def test_probabilistic_links_of_incremental_runs_equal_a_full_refresh(etl, spark, root, realistic, tmp_path):
     """Each customer file is scored against the records its blocking keys find (the blocking index), never the
     whole history; the links, hence the identities and every table, equal a full refresh's."""
