@@ -29,9 +29,8 @@ def golden_provenance(customers: DataFrame, run_id: str = "") -> DataFrame:
     most recent non-NULL value for e-mail, phone, city, state, country, birth date; the earliest signup date. With
     the customers' state component `_cid` (state mode) kept."""
     keep = ["_cid"] if "_cid" in customers.columns else []
-    run = F.col("_run") if "_run" in customers.columns else F.lit(run_id)
-    df = customers.withColumn("full_name", F.concat_ws(" ", "first_name", "last_name")) \
-        .withColumn("_src_run", F.coalesce(run, F.lit(run_id)))
+    run = F.coalesce("_run", F.lit(run_id)) if "_run" in customers.columns else F.lit(run_id)
+    df = customers.withColumn("full_name", F.concat_ws(" ", "first_name", "last_name")).withColumn("_src_run", run)
     order = F.struct("_order", "_pos")
 
     def supplier(field: str):

@@ -67,13 +67,19 @@ def resolve_identities(customers: DataFrame, max_rounds: int = 20, links: DataFr
                      F.col("source_customer_id").alias("id"))
     keys = match_keys(nodes)
     if links is not None:
-        pair = F.concat(F.lit("l:"), "a", F.lit("|"), "b")
-        keys = keys.unionByName(reduce(DataFrame.unionByName, [
-            links.select(F.col(end).alias("source_customer_id"), pair.alias("key")) for end in ("a", "b")])
-            .join(nodes.select("source_customer_id"), "source_customer_id", "left_semi"))
+        keys = keys.unionByName(link_edges(links, "source_customer_id")
+                                .join(nodes.select("source_customer_id"), "source_customer_id", "left_semi"))
     labels = connected_labels(keys, nodes.select("source_customer_id", label.alias("label")),
                               "source_customer_id", max_rounds)
     return labels.select("source_customer_id", golden_id(F.col("label.id")).alias("customer_id"))
+
+
+def link_edges(links: DataFrame, id_column: str) -> DataFrame:
+    """(id_column, key): both ends of each linked pair (a, b) with the pair's key (`l:a|b`), so that connected
+    components over keys join linked records as they join records sharing a match key."""
+    pair = F.concat(F.lit("l:"), "a", F.lit("|"), "b")
+    return reduce(DataFrame.unionByName, [links.select(F.col(end).alias(id_column), pair.alias("key"))
+                                          for end in ("a", "b")])
 
 
 def link_table(customers: DataFrame, links: DataFrame | None = None) -> DataFrame:

@@ -39,7 +39,7 @@ FEATURES = ("first_name", "last_name", "name_pair", "dob", "dob_swapped", "stree
             "email_local", "phone")
 
 # Candidate pairs: two records sharing every column of one of these rules are compared (Splink's block_on; NULL
-# never blocks). The incremental run finds a new record's candidates by the same keys (`blocking_keys`).
+# never blocks). The incremental run finds a new record's candidates by the same keys (`block_rows`).
 BLOCKING_RULES = (("name_pair",), ("last_name", "dob"), ("first_name", "dob"), ("postal_code", "dob"),
                   ("postal_code", "last_name"), ("postal_code", "first_name"), ("email_local",), ("phone",))
 
@@ -100,10 +100,6 @@ def block_rows(features: DataFrame) -> DataFrame:
             for i, rule in enumerate(BLOCKING_RULES)]
     return features.select("*", F.explode(F.array(*keys)).alias("key")).where(F.col("key").isNotNull())
 
-
-def blocking_keys(features: DataFrame) -> DataFrame:
-    """(ID, key): `block_rows` without the features."""
-    return block_rows(features).select(ID, "key")
 
 
 def comparisons() -> list:

@@ -40,7 +40,7 @@ from pyspark.sql import types as T
 if "get_ipython" not in globals():  # the modules beside this one (--extra-py-files); 20_glue_etl defines them above
     from etl_cleaning import clean_customers, clean_feedback, clean_purchases
     from etl_dqdl import Rule, leaves, results_from_counts
-    from etl_identity import connected_labels, match_key_columns
+    from etl_identity import connected_labels, link_edges, match_key_columns
     from etl_matching import FEATURES, ID, LINK_SCHEMA, Matching, block_rows, match_feature_columns, score_pairs
     from etl_readers import DATASETS, InputFile, file_format, local_path
     from etl_runtime import Steps, local_frame, log
@@ -294,13 +294,10 @@ def _read_keyed(spark: SparkSession, files: list[InputFile], rulesets: dict[str,
 
 
 def link_keys(links: DataFrame) -> DataFrame:
-    """(_rid, _links): the link keys each record gets from the pairs the model linked (`l:` and the pair's two
-    record ids, a and b): a linked pair shares a key, so it lies in one component, as records sharing a match key
+    """(_rid, _links): the link keys each record gets from the pairs the model linked (etl_identity.link_edges,
+    a and b record ids): a linked pair shares a key, so it lies in one component, as records sharing a match key
     do."""
-    key = F.concat(F.lit("l:"), "a", F.lit("|"), "b")
-    ends = links.select(F.col("a").alias("_rid"), key.alias("k")).unionByName(
-        links.select(F.col("b").alias("_rid"), key.alias("k")))
-    return ends.groupBy("_rid").agg(F.collect_set("k").alias("_links"))
+    return link_edges(links, "_rid").groupBy("_rid").agg(F.collect_set("key").alias("_links"))
 
 
 def with_link_keys(records: DataFrame, keys: DataFrame) -> DataFrame:
@@ -563,7 +560,8 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         with steps("state: probabilistic links"):
             blocks = block_rows(features).localCheckpoint(eager=True)  # the new records' blocking index rows
             new_blocks = [] if full else sorted({r.key for r in blocks.select("key").distinct().collect()})
-            if "customer_details" not in {f.dataset for f in new_files}:  # no new customer record: no new pair
+            new_customers = any(f.dataset == "customer_details" for f in new_files)
+            if not new_customers:  # no new customer record: no new pair
                 new_links = local_frame(spark, [], LINK_SCHEMA)
             elif full:
                 new_links = matching.link_rows(score_pairs(features, matching.model, matching.threshold), run_id)
@@ -571,16 +569,14 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                 schema = T.StructType([*blocks.schema.fields, T.StructField("bucket", T.IntegerType())])
                 index = read_buckets(spark, paths["blocks"], schema,
                                      buckets_of(new_blocks, manifest.buckets * KEY_FANOUT))
-                candidates = where_in(index, "key", new_blocks).select(ID, "_src", *FEATURES).distinct()
-                new_links = matching.link_rows(matching.new_pairs(features.select(ID, "_src", *FEATURES),
-                                                                  candidates), run_id)
+                candidates = where_in(index, "key", new_blocks).select(*features.columns).distinct()
+                new_links = matching.link_rows(matching.new_pairs(features, candidates), run_id)
             new_links = new_links.localCheckpoint(eager=True)
             keys = link_keys(new_links).localCheckpoint(eager=True)
             raw_new = dict(raw_new, customer_details=with_link_keys(raw_new["customer_details"], keys)
                            .localCheckpoint(eager=True))
             new_edges = edges_of(raw_new).localCheckpoint(eager=True)
-            if not full and "customer_details" in {f.dataset for f in new_files}:
-                # the old records linked: their source ids find their components in the key index
+            if not full and new_customers:  # the old records linked: their source ids find their components
                 new_rids = features.select(F.col(ID).alias("_rid"))
                 partner_links = keys.join(new_rids, "_rid", "left_anti").localCheckpoint(eager=True)
                 lookups = sorted({"s:" + r._src for r in partner_links.join(
@@ -689,12 +685,13 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             old = where_in(read_buckets(spark, paths["partials"], schema, touched), "_cid", stale)
             for ds, sums in _sums(old).items():
                 _add(totals[ds], sums, -1)
-            if blocks is not None:
-                where["blocks"] = buckets_of(new_blocks, counts["key"])
-            frames = {p: (lambda p=p, df=df, key=key: _merged(
-                spark, p, df, key, counts[key], where["blocks" if p == paths["blocks"] else key],
-                [] if p == paths["blocks"] else stale, ID if p == paths["blocks"] else "_cid"),
-                where["blocks" if p == paths["blocks"] else key]) for p, (df, key) in frames.items()}
+            has_blocks = frames.pop(paths["blocks"], None) is not None
+            frames = {p: (lambda p=p, df=df, key=key: _merged(spark, p, df, key, counts[key], where[key], stale,
+                                                              "_cid"), where[key]) for p, (df, key) in frames.items()}
+            if has_blocks:  # rows are only added: the buckets of the new keys, nothing stale in them
+                scope = buckets_of(new_blocks, counts["key"])
+                frames[paths["blocks"]] = (lambda: _merged(spark, paths["blocks"], blocks, "key", counts["key"],
+                                                           scope, [], ID), scope)
         for ds in DATASETS:  # and the recomputed counts go on
             _add(totals[ds], new_sums[ds], 1)
         _write_all(spark, frames, full, paths["state"])

@@ -48,7 +48,7 @@ def test_blocking_keys_need_every_column_of_a_rule(etl, spark):
         ("c", "Lee", "Ann", "q@y.com", None, None, None, None, None),
     ])
     keys = {}
-    for r in etl.blocking_keys(etl.match_features(df)).collect():
+    for r in etl.block_rows(etl.match_features(df)).select("record_id", "key").collect():
         keys.setdefault(r.record_id, set()).add(r.key)
     assert keys["a"] & keys["b"] == {"b2:ann|1990-01-02"}  # first name and date of birth
     assert "b0:ann|lee" in keys["a"] & keys["c"]  # swapped names: the same name pair
