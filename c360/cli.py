@@ -6,6 +6,7 @@
     c360 reconcile                 re-send raw/'s events, start the job for PENDING files (after an outage)
     c360 sentiment [--analyzer A]  label<TAB>score per line of stdin, through the Glue job's own function
     c360 export [--check]          notebooks -> lambda/ and exported_jobs/
+    c360 identity review [--list | --accept A B | --reject A B]  pairs the model was unsure of, for a person
     c360 doctor                    Java, Python, Spark workers, kernel magics
     c360 setup-kernel              install the local Glue magics into this virtualenv's kernels
     c360 config                    the resolved target, region, endpoint and state folder (JSON)
@@ -263,6 +264,57 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_identity_review(args: argparse.Namespace) -> int:
+    """The review queue (c360/review.py): list it, decide one pair, or walk it one pair at a time."""
+    import psycopg
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from c360 import dashboards, review
+
+    s = config.settings()
+    bucket = args.bucket
+    if not bucket:
+        outputs = _provisioned(s, args.env, "identity review")
+        if outputs is None:
+            return 2
+        bucket = outputs["bucket"]
+    try:
+        if args.accept or args.reject:
+            (a, b), decision = (args.accept, "accept") if args.accept else (args.reject, "reject")
+            print(json.dumps(review.decide(bucket, a, b, decision, args.reviewer, settings=s)))
+            print("stored; the job's next run applies it", file=sys.stderr)
+            return 0
+        dsn = dashboards.database_dsn(s, env=args.env, secret_id=args.secret_id)
+        decided = review.decisions(bucket, s)
+        pairs = review.queue(dsn, decided, args.limit)
+    except ValueError as e:
+        print(f"c360 identity review: {e}", file=sys.stderr)
+        return 2
+    except (dashboards.NoDatabase, psycopg.Error, BotoCoreError, ClientError) as e:
+        print(f"c360 identity review: {e}".rstrip(), file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(pairs, indent=2, default=str))
+        return 0
+    print(f"{len(pairs)} pair(s) waiting for review; {len(decided)} decision(s) stored", file=sys.stderr)
+    interactive = not args.list and sys.stdin.isatty()
+    for i, pair in enumerate(pairs, 1):
+        print(f"\n[{i}/{len(pairs)}] " + review.describe(pair))
+        if not interactive:
+            continue
+        answer = ""
+        while answer not in ("a", "r", "s", "q"):
+            answer = input("  [a]ccept (one person), [r]eject (two people), [s]kip, [q]uit? ").strip().lower()[:1]
+        if answer == "q":
+            break
+        if answer in ("a", "r"):
+            review.decide(bucket, pair["a"], pair["b"], "accept" if answer == "a" else "reject", args.reviewer,
+                          pair, settings=s)
+    if interactive and pairs:
+        print("decisions stored; the job's next run applies them", file=sys.stderr)
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     s = config.settings()
     print(json.dumps({"target": s.target, "region": s.region, "profile": s.profile,
@@ -391,6 +443,24 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--profiles", type=int, default=200, help="customer profiles embedded for the search (top by "
                                                                  "spend; default 200)")
     dash.set_defaults(func=_cmd_dashboard)
+
+    ident = sub.add_parser("identity", help="probabilistic identity matching").add_subparsers(dest="what",
+                                                                                               required=True)
+    rev = ident.add_parser("review", help="the pairs scored between --review_threshold and --match_threshold: "
+                                          "list them, or accept or reject them (the job's next run applies it)",
+                           description="Without --list, --json, --accept or --reject, and on a terminal: one pair "
+                                       "at a time, asking accept, reject or skip.")
+    what = rev.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true", help="list the queue and ask nothing")
+    what.add_argument("--json", action="store_true", help="the queue as JSON")
+    what.add_argument("--accept", nargs=2, metavar=("A", "B"), help="source customer ids A and B are one person")
+    what.add_argument("--reject", nargs=2, metavar=("A", "B"), help="A and B are two people: never link them")
+    rev.add_argument("--limit", type=int, help="at most this many pairs, likeliest first")
+    rev.add_argument("--reviewer", help="who decides (default: the login name)")
+    rev.add_argument("--env", default="c360-dev", help="the env 00_provision used")
+    rev.add_argument("--secret-id", help="the database secret (default: 00_provision's)")
+    rev.add_argument("--bucket", help="the data lake bucket (default: from 00_provision's outputs)")
+    rev.set_defaults(func=_cmd_identity_review)
 
     sub.add_parser("doctor", help="check Java, Spark's Python and the kernel").set_defaults(func=_cmd_doctor)
     sub.add_parser("setup-kernel", help="install the local Glue session magics").set_defaults(func=_cmd_setup_kernel)

@@ -141,6 +141,9 @@ def why_merged(profile: dict) -> list[str]:
     out = []
     for link in profile.get("links", []):
         pair = f"{link['source_customer_id_a']} and {link['source_customer_id_b']}"
+        if link["linked_by"] == "review":
+            out.append(f"{pair}: a reviewer accepted them as one person (c360 identity review).")
+            continue
         if link["linked_by"] != "model":
             out.append(f"{pair} share the same {link['linked_by']} (a match key).")
             continue

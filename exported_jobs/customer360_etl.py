@@ -27,7 +27,7 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_matching import Matching
     from etl_readers import DATASETS, InputFile, files_from_folder, read_texts
     from etl_runtime import JOB_NAME, Steps, log, spark_session
-    from etl_state import fingerprint, invalidate, read_small, run_state
+    from etl_state import fingerprint, invalidate, read_decisions, read_small, run_state
     from etl_transform import failure_percent, results_frame, transform, write_curated
 
 
@@ -51,6 +51,8 @@ DEFAULT_ARGS = {
     "full_refresh": "false",  # with incremental: recompute every file and rewrite the state (after a rule change)
     "identity": "keys",  # keys: match keys only; probabilistic: and the pairs <rules_root>identity_model.json links
     "match_threshold": "0.9",  # probabilistic: pairs at this match probability or above are one person
+    "review_threshold": "0.5",  # probabilistic: pairs from this probability up to match_threshold wait for review
+    "decisions_root": "",  # default <input_root>review/decisions/ : the reviewers' decisions (c360 identity review)
 }
 
 
@@ -120,10 +122,14 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         model_path = f"{rules_root}identity_model.json"  # probabilistic: the trained model (20_glue_etl)
         texts = read_texts(spark, [*paths.values(), *([rates_path] if incremental else [])])
         rulesets = {ds: parse_ruleset(texts[p]) for ds, p in paths.items()}
-        matching = Matching.from_text(read_small(spark, model_path), args.get("match_threshold", "0.9"),
-                                      model_path) if identity == "probabilistic" else None
-        if matching is not None:
-            log("identity: probabilistic", model=model_path, version=matching.version, threshold=matching.threshold)
+        matching = None
+        if identity == "probabilistic":
+            decisions_root = args.get("decisions_root") or f"{input_root}review/decisions/"
+            matching = Matching.from_text(read_small(spark, model_path), args.get("match_threshold", "0.9"),
+                                          model_path, args.get("review_threshold", "0.5"),
+                                          read_decisions(spark, decisions_root))
+            log("identity: probabilistic", model=model_path, version=matching.version, threshold=matching.threshold,
+                review_threshold=matching.review_threshold, decisions=len(matching.decisions))
         rates = load_rates(spark, rules_root).localCheckpoint(eager=False)  # read by the first pass's first use
         if incremental:  # what the state's judgments depend on besides the records
             fp = fingerprint({ds: texts[p] for ds, p in paths.items()}, texts[rates_path], analyzer,

@@ -82,10 +82,47 @@ def link_edges(links: DataFrame, id_column: str) -> DataFrame:
                                           for end in ("a", "b")])
 
 
+def model_and_review_links(model: DataFrame, accepted: DataFrame, ends: DataFrame) -> DataFrame:
+    """The links that join records besides match keys, by source id (a < b), with `linked_by`: the model's
+    (`model`: LINK_SCHEMA rows, a and b the records' ids) and the pairs reviewers accepted (`review`: a, b source
+    ids), those whose two records are among `ends` (_id: the id a and b name, source_customer_id), the current
+    records."""
+    scores = ["match_probability", "match_weight", "match_weights", "model_version", "scored_run_id"]
+    by_model = (model.join(ends.toDF("a", "_a"), "a").join(ends.toDF("b", "_b"), "b")
+                .select(F.least("_a", "_b").alias("a"), F.greatest("_a", "_b").alias("b"),
+                        F.lit("model").alias("linked_by"), *scores))
+    current = ends.select("source_customer_id").distinct()
+    typed = {"match_probability": "double", "match_weight": "double"}
+    by_review = (accepted.join(current.toDF("a"), "a", "left_semi").join(current.toDF("b"), "b", "left_semi")
+                 .select("a", "b", F.lit("review").alias("linked_by"),
+                         *[F.lit(None).cast(typed.get(c, "string")).alias(c) for c in scores]))
+    return by_model.unionByName(by_review)
+
+
+def review_table(pairs: DataFrame, ends: DataFrame) -> DataFrame:
+    """The review queue's rows (`identity_review`): for each pair of `pairs` (LINK_SCHEMA rows: scored below the
+    match threshold, undecided) and each of its two records that is among `ends` (_id, source_customer_id,
+    customer_id: the current records, with `_cid` in state mode, kept), a row with the pair's id (16 hex digits
+    of the SHA-256 of its record ids), that record's source and golden ids, the other's source id and the scores.
+    A pair waits for review when both its rows are there (both records current) with two golden ids: the queue
+    is that question, asked of the database (`c360 identity review`). A row per record, not per pair: each is a
+    function of its own component, as an incremental run rewrites only the components it reaches."""
+    keep = ["_cid"] if "_cid" in ends.columns else []
+    pair_id = F.substring(F.sha2(F.concat_ws("|", "a", "b"), 256), 1, 16)
+    scores = ["match_probability", "match_weight", "match_weights", "model_version", "scored_run_id"]
+    rows = reduce(DataFrame.unionByName, [
+        pairs.select(pair_id.alias("pair_id"), F.col(end).alias("_id"),
+                     F.col(f"{other}_src").alias("other_source_customer_id"), *scores)
+        for end, other in (("a", "b"), ("b", "a"))])
+    return rows.join(ends, "_id").select("pair_id", "source_customer_id", "customer_id", "other_source_customer_id",
+                                         *scores, *keep)
+
+
 def link_table(customers: DataFrame, links: DataFrame | None = None) -> DataFrame:
     """Why records are one customer: a row per linked pair of current records (source ids a < b) and what linked
-    them (`linked_by`): a match key they share (`e-mail`; `phone, birth date, last name`), or the model (`model`,
-    with the pair's match probability and weights, the model version and the run that scored it). `customers`:
+    them (`linked_by`): a match key they share (`e-mail`; `phone, birth date, last name`), the model (`model`,
+    with the pair's match probability and weights, the model version and the run that scored it) or a reviewer
+    (`review`: `model_and_review_links` gives those two). `customers`:
     current records with their `customer_id` (and `_cid` in state mode, kept). The clusters are these pairs'
     connected components."""
     keep = ["_cid"] if "_cid" in customers.columns else []
@@ -99,7 +136,7 @@ def link_table(customers: DataFrame, links: DataFrame | None = None) -> DataFram
     typed = {"match_probability": "double", "match_weight": "double"}
     pairs = pairs.select("a", "b", "linked_by", *[F.lit(None).cast(typed.get(c, "string")).alias(c) for c in scores])
     if links is not None:
-        pairs = pairs.unionByName(links.select("a", "b", F.lit("model").alias("linked_by"), *scores))
+        pairs = pairs.unionByName(links.select("a", "b", "linked_by", *scores))
     owner = customers.select(F.col("source_customer_id").alias("a"), "customer_id", *keep)
     return pairs.join(owner, "a").select(
         F.col("a").alias("source_customer_id_a"), F.col("b").alias("source_customer_id_b"), "customer_id",

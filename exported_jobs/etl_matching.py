@@ -23,9 +23,13 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
 # The record id column the model compares by: one row per record, unique
 ID = "record_id"
 
-# A link (Matching.link_rows): the pair and why the model linked it
-LINK_SCHEMA = ("a string, b string, match_probability double, match_weight double, match_weights string, "
-               "model_version string, scored_run_id string")
+# A scored pair (Matching.link_rows): the two records (a < b) and their source ids, and the model's scores
+LINK_SCHEMA = ("a string, b string, a_src string, b_src string, match_probability double, match_weight double, "
+               "match_weights string, model_version string, scored_run_id string")
+
+# A review decision (`c360 identity review`): two source customer ids (a < b), accept or reject, who and when
+DECISION_SCHEMA = "a string, b string, decision string, reviewer string, decided_at string"
+DECISIONS = ("accept", "reject")
 
 # Splink's messages at this level and above (its progress, hundreds of lines a training, is INFO)
 QUIET = logging.WARNING
@@ -78,8 +82,9 @@ def match_feature_columns() -> list:
 
 
 def match_features(customers: DataFrame, id_column: str = "source_customer_id") -> DataFrame:
-    """One row per record of cleaned customers: its id (`id_column`) as ID and FEATURES."""
-    return customers.select(F.col(id_column).alias(ID), *match_feature_columns())
+    """One row per record of cleaned customers: its id (`id_column`) as ID, its source id (`_src`) and FEATURES."""
+    return customers.select(F.col(id_column).alias(ID), F.col("source_customer_id").alias("_src"),
+                            *match_feature_columns())
 
 
 def with_nickname_groups(features: DataFrame) -> DataFrame:
@@ -174,15 +179,47 @@ def settings_for(model: dict, dialect: str) -> dict:
     return settings
 
 
+def _probability(value, name: str) -> float:
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"--{name} is a probability, not {value!r}") from None
+    if not 0 < p < 1:
+        raise ValueError(f"--{name} is a probability between 0 and 1 (exclusive), not {p}")
+    return p
+
+
+def parse_decisions(rows) -> tuple[tuple[str, str, str], ...]:
+    """Review decisions (dicts or rows of DECISION_SCHEMA) as sorted (a, b, decision) with a < b: for each pair the
+    latest decision (by `decided_at`) stands. A malformed decision is an error that names it."""
+    latest: dict[tuple[str, str], tuple[str, str]] = {}
+    for row in rows:
+        d = row if isinstance(row, dict) else row.asDict()
+        a, b, decision = d.get("a"), d.get("b"), d.get("decision")
+        if not a or not b or a == b or decision not in DECISIONS:
+            raise ValueError(f"review decision {d!r}: needs two different source ids a and b and a decision, "
+                             f"one of {DECISIONS}")
+        pair, when = (min(a, b), max(a, b)), str(d.get("decided_at") or "")
+        if pair not in latest or when >= latest[pair][0]:
+            latest[pair] = (when, decision)
+    return tuple(sorted((a, b, decision) for (a, b), (_, decision) in latest.items()))
+
+
 @dataclass(frozen=True)
 class Matching:
-    """What the job's probabilistic step applies: a trained model (Splink's saved settings) and the threshold."""
+    """What the job's probabilistic step applies: a trained model (Splink's saved settings), the match threshold,
+    the review threshold (pairs scored from it up to the match threshold are listed for review) and the reviewers'
+    decisions ((a, b, accept|reject), source ids, a < b: `parse_decisions`)."""
     model: dict
     threshold: float
+    review_threshold: float = 0.5
+    decisions: tuple[tuple[str, str, str], ...] = ()
 
     @classmethod
-    def from_text(cls, text: str | None, threshold: str | float, where: str = "the model") -> Matching:
-        """The model file's text and a threshold argument, checked: a clear error for each way they can be wrong."""
+    def from_text(cls, text: str | None, threshold: str | float, where: str = "the model",
+                  review_threshold: str | float = 0.5, decisions=()) -> Matching:
+        """The model file's text, the threshold arguments and the decisions, checked: a clear error for each way
+        they can be wrong."""
         if text is None:
             raise ValueError(f"identity model {where} not found: train it in notebooks/20_glue_etl.ipynb "
                              "(write_model=True) and upload schemas/ (00_provision does)")
@@ -193,14 +230,12 @@ class Matching:
         if not isinstance(model, dict) or "comparisons" not in model or \
                 "probability_two_random_records_match" not in model:
             raise ValueError(f"identity model {where} is not a trained Splink model (no comparisons or prior)")
-        try:
-            value = float(threshold)
-        except (TypeError, ValueError):
-            raise ValueError(f"--match_threshold is a probability, not {threshold!r}") from None
-        if not 0 < value < 1:
-            raise ValueError(f"--match_threshold is a probability between 0 and 1 (exclusive), not {value}")
+        value, review = _probability(threshold, "match_threshold"), _probability(review_threshold, "review_threshold")
+        if review > value:
+            raise ValueError(f"--review_threshold ({review}) is above --match_threshold ({value}): pairs from the "
+                             "review threshold up to the match threshold are listed for review")
         settings_for(model, "spark")  # its comparisons are this job's
-        return cls(model, value)
+        return cls(model, value, review, parse_decisions(decisions))
 
     @property
     def version(self) -> str:
@@ -208,30 +243,50 @@ class Matching:
 
     @property
     def identity(self) -> str:
-        """What the links depend on: the model's version and the threshold (part of the state's fingerprint)."""
-        return f"probabilistic {self.version} {self.threshold!r}"
+        """What the links depend on: the model's version, the thresholds and the decisions (part of the state's
+        fingerprint: a change of any of them makes a full refresh)."""
+        decided = hashlib.sha256(json.dumps(self.decisions).encode()).hexdigest()[:12]
+        return f"probabilistic {self.version} {self.threshold!r} review {self.review_threshold!r} decisions {decided}"
 
-    def new_pairs(self, new: DataFrame, candidates: DataFrame) -> DataFrame:
-        """The pairs the model links among `new` and `candidates` (features, ID unique across both) that have at
+    def _decided(self, decision: str):
+        return [(a, b) for a, b, d in self.decisions if d == decision]
+
+    def new_pairs(self, new: DataFrame, candidates: DataFrame, run_id: str = "") -> DataFrame:
+        """The scored pairs (`scored`) among `new` and `candidates` (features, ID unique across both) that have at
         least one record of `new`: a pair of two candidates was scored when the later of them was new."""
-        pairs = score_pairs(new.unionByName(candidates), self.model, self.threshold)
+        pairs = score_pairs(new.unionByName(candidates), self.model, self.review_threshold)
         ids = F.broadcast(new.select(F.col(ID).alias("_new")))
-        return pairs.join(ids, (F.col(f"{ID}_l") == F.col("_new")) | (F.col(f"{ID}_r") == F.col("_new")),
-                          "left_semi")
+        pairs = pairs.join(ids, (F.col(f"{ID}_l") == F.col("_new")) | (F.col(f"{ID}_r") == F.col("_new")),
+                           "left_semi")
+        return self.link_rows(pairs, run_id)
 
-    def links(self, customers: DataFrame, run_id: str = "") -> DataFrame:
-        """The pairs of `customers` (cleaned, one record per source id) that the model links, as `link_rows`
-        (a, b: source ids)."""
-        return self.link_rows(score_pairs(match_features(customers), self.model, self.threshold), run_id)
+    def scored(self, customers: DataFrame, run_id: str = "") -> DataFrame:
+        """The scored pairs of `customers` (cleaned, one record per source id; a, b: source ids)."""
+        return self.link_rows(score_pairs(match_features(customers), self.model, self.review_threshold), run_id)
 
     def link_rows(self, pairs: DataFrame, run_id: str = "") -> DataFrame:
-        """`score_pairs`'s rows as links: a, b (the pair, a < b), match_probability, match_weight, match_weights
-        (each comparison's weight, as JSON), model_version and scored_run_id (the run that scored the pair)."""
+        """`score_pairs`'s rows (at the review threshold or above) as LINK_SCHEMA rows, those of rejected pairs
+        left out: a, b (the records, a < b), a_src, b_src (their source ids), match_probability, match_weight,
+        match_weights (each comparison's weight, as JSON), model_version and scored_run_id (the run that scored)."""
         weights = [c for c in pairs.columns if c.startswith("mw_")]
-        return pairs.select(
-            F.col(f"{ID}_l").alias("a"), F.col(f"{ID}_r").alias("b"), "match_probability", "match_weight",
+        rows = pairs.select(
+            F.col(f"{ID}_l").alias("a"), F.col(f"{ID}_r").alias("b"), F.col("source_id_l").alias("a_src"),
+            F.col("source_id_r").alias("b_src"), "match_probability", "match_weight",
             F.to_json(F.struct(*[F.round(c, 4).alias(c[3:]) for c in weights])).alias("match_weights"),
             F.lit(self.version).alias("model_version"), F.lit(run_id).alias("scored_run_id"))
+        return _without_pairs(rows, self._decided("reject"))
+
+    def links(self, scored: DataFrame) -> DataFrame:
+        """The scored pairs at the match threshold or above: the model's links."""
+        return scored.where(F.col("match_probability") >= self.threshold)
+
+    def for_review(self, scored: DataFrame) -> DataFrame:
+        """The scored pairs below the match threshold that no reviewer has decided: the review queue's."""
+        return _without_pairs(scored.where(F.col("match_probability") < self.threshold), self._decided("accept"))
+
+    def accepted(self, spark) -> DataFrame:
+        """The pairs reviewers accepted (a, b: source ids, a < b)."""
+        return local_frame(spark, self._decided("accept"), "a string, b string")
 
 
 def score_pairs(features: DataFrame, model: dict, threshold: float) -> DataFrame:
@@ -241,15 +296,29 @@ def score_pairs(features: DataFrame, model: dict, threshold: float) -> DataFrame
     from splink import Linker, SparkAPI
 
     spark = features.sparkSession
-    settings = settings_for(model, "spark")
+    settings = dict(settings_for(model, "spark"), additional_columns_to_retain=["source_id"])
     db = SparkAPI(spark_session=spark, break_lineage_method="persist")
-    linker = Linker(db.register(with_nickname_groups(features.select(ID, *FEATURES))), settings, log_level=QUIET)
+    source = F.col("_src") if "_src" in features.columns else F.col(ID)
+    records = with_nickname_groups(features.select(ID, source.alias("source_id"), *FEATURES))
+    linker = Linker(db.register(records), settings, log_level=QUIET)
     pairs = linker.inference.predict(threshold_match_probability=threshold).as_spark_dataframe()
     names = [c["output_column_name"] for c in settings["comparisons"]]
+    ordered = F.col(f"{ID}_l") < F.col(f"{ID}_r")
     return pairs.select(
         F.least(f"{ID}_l", f"{ID}_r").alias(f"{ID}_l"), F.greatest(f"{ID}_l", f"{ID}_r").alias(f"{ID}_r"),
+        F.when(ordered, F.col("source_id_l")).otherwise(F.col("source_id_r")).alias("source_id_l"),
+        F.when(ordered, F.col("source_id_r")).otherwise(F.col("source_id_l")).alias("source_id_r"),
         "match_probability", "match_weight",
         *[f"mw_{n}" for n in names])
+
+
+def _without_pairs(rows: DataFrame, pairs: list[tuple[str, str]]) -> DataFrame:
+    """`rows` (a_src, b_src) but those whose source ids are one of `pairs` (source ids, a < b), in either order."""
+    if not pairs:
+        return rows
+    drop = F.broadcast(local_frame(rows.sparkSession, pairs, "_x string, _y string"))
+    lo, hi = F.least("a_src", "b_src"), F.greatest("a_src", "b_src")
+    return rows.join(drop, (lo == F.col("_x")) & (hi == F.col("_y")), "left_anti")
 
 
 def train_model(records, seed: int = 42, max_pairs: float = 2e6) -> dict:

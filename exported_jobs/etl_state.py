@@ -41,22 +41,32 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     from etl_cleaning import clean_customers, clean_feedback, clean_purchases
     from etl_dqdl import Rule, leaves, results_from_counts
     from etl_identity import connected_labels, link_edges, match_key_columns
-    from etl_matching import FEATURES, ID, LINK_SCHEMA, Matching, block_rows, match_feature_columns, score_pairs
+    from etl_matching import (
+        DECISION_SCHEMA,
+        FEATURES,
+        ID,
+        LINK_SCHEMA,
+        Matching,
+        block_rows,
+        match_feature_columns,
+        score_pairs,
+    )
     from etl_readers import DATASETS, InputFile, file_format, local_path
     from etl_runtime import Steps, local_frame, log
     from etl_transform import Outputs, read_raw, transform
 
 
-LAYOUT = 6  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids;
+LAYOUT = 7  # the state's layout version: another one means a full refresh (2: load generations; 3: retired ids;
 # 4: partial counts by component with each file's totals in the manifest, a finer key index; 5: one partials table;
-# 6: identity_links, golden_provenance, the run that read each record)
+# 6: identity_links, golden_provenance, the run that read each record; 7: scored pairs below the match threshold,
+# their source ids, under both records' components; identity_review)
 
 
 STATE = "_state"
 
 
 TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
-          "rejects", "identity_links", "golden_provenance")
+          "rejects", "identity_links", "golden_provenance", "identity_review")
 
 
 ROWS_PER_BUCKET = 50_000  # a full refresh sizes the buckets so (records / buckets) stays about this
@@ -109,6 +119,26 @@ def read_small(spark: SparkSession, path: str) -> str | None:
         return bytes(spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode("utf-8")
     finally:
         stream.close()
+
+
+def read_decisions(spark: SparkSession, root: str) -> list[dict]:
+    """The review decisions under `root` (`c360 identity review` writes a JSON object per pair there), as dicts of
+    etl_matching.DECISION_SCHEMA; none when the folder does not exist. An object that is not JSON is an error that
+    names its file (and Matching.from_text names a decision with a missing or unknown field)."""
+    if (local := local_path(root)) is not None:
+        from pathlib import Path
+
+        if not Path(local).is_dir():
+            return []
+    else:
+        fs, p = _fs(spark, root)
+        if not fs.exists(p):
+            return []
+    rows = (spark.read.schema(f"{DECISION_SCHEMA}, _corrupt string").option("columnNameOfCorruptRecord", "_corrupt")
+            .json(root).withColumn("_file", F.input_file_name()).collect())
+    if bad := [r._file for r in rows if r._corrupt is not None]:
+        raise ValueError(f"review decisions: not a JSON decision: {bad[0]} ({len(bad)} in all)")
+    return [{k: v for k, v in r.asDict().items() if not k.startswith("_")} for r in rows]
 
 
 def write_small(spark: SparkSession, path: str, text: str) -> None:
@@ -283,6 +313,8 @@ def _read_keyed(spark: SparkSession, files: list[InputFile], rulesets: dict[str,
     present = {f.dataset for f in files}
     raw = {ds: df.withColumn("_run", F.lit(run_id)) for ds, df in with_rid(read_raw(spark, files)).items()}
     keyed = with_keys(raw, rulesets, rates, present, matching is not None)
+    if matching is not None and any(d == "accept" for *_, d in matching.decisions):
+        keyed["customer_details"] = with_accepted_keys(keyed["customer_details"], matching.accepted(spark))
     keyed = {ds: df.localCheckpoint(eager=True) if ds in present else df for ds, df in keyed.items()}
     features = None
     if matching is not None:
@@ -298,6 +330,19 @@ def link_keys(links: DataFrame) -> DataFrame:
     a and b record ids): a linked pair shares a key, so it lies in one component, as records sharing a match key
     do."""
     return link_edges(links, "_rid").groupBy("_rid").agg(F.collect_set("key").alias("_links"))
+
+
+def with_accepted_keys(records: DataFrame, accepted: DataFrame) -> DataFrame:
+    """Customer records (with `_keys`) with a key (`a:<a>|<b>`) for each accepted pair (a, b: source ids) their
+    source id is in: every version of both source customers shares it, so they lie in one component."""
+    pair = F.concat(F.lit("a:"), "a", F.lit("|"), "b")
+    keys = reduce(DataFrame.unionByName, [accepted.select(F.col(end).alias("_asrc"), pair.alias("key"))
+                                          for end in ("a", "b")]).groupBy("_asrc").agg(F.collect_set("key")
+                                                                                         .alias("_links"))
+    return (records.join(F.broadcast(keys), F.col("source_customer_id") == F.col("_asrc"), "left")
+            .withColumn("_keys", F.array_sort(F.array_union(
+                "_keys", F.coalesce("_links", F.array().cast("array<string>")))))
+            .select(*records.columns))
 
 
 def with_link_keys(records: DataFrame, keys: DataFrame) -> DataFrame:
@@ -564,23 +609,27 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
             if not new_customers:  # no new customer record: no new pair
                 new_links = local_frame(spark, [], LINK_SCHEMA)
             elif full:
-                new_links = matching.link_rows(score_pairs(features, matching.model, matching.threshold), run_id)
+                new_links = matching.link_rows(score_pairs(features, matching.model, matching.review_threshold),
+                                               run_id)
             else:  # the candidates: records of earlier runs that share a blocking key with a new one
                 schema = T.StructType([*blocks.schema.fields, T.StructField("bucket", T.IntegerType())])
                 index = read_buckets(spark, paths["blocks"], schema,
                                      buckets_of(new_blocks, manifest.buckets * KEY_FANOUT))
                 candidates = where_in(index, "key", new_blocks).select(*features.columns).distinct()
-                new_links = matching.link_rows(matching.new_pairs(features, candidates), run_id)
-            new_links = new_links.localCheckpoint(eager=True)
-            keys = link_keys(new_links).localCheckpoint(eager=True)
+                new_links = matching.new_pairs(features, candidates, run_id)
+            new_links = new_links.localCheckpoint(eager=True)  # every scored pair: links and those for review
+            keys = link_keys(matching.links(new_links)).localCheckpoint(eager=True)
             raw_new = dict(raw_new, customer_details=with_link_keys(raw_new["customer_details"], keys)
                            .localCheckpoint(eager=True))
             new_edges = edges_of(raw_new).localCheckpoint(eager=True)
-            if not full and new_customers:  # the old records linked: their source ids find their components
+            if not full and new_customers:  # the old records scored: their source ids find their components
                 new_rids = features.select(F.col(ID).alias("_rid"))
                 partner_links = keys.join(new_rids, "_rid", "left_anti").localCheckpoint(eager=True)
-                lookups = sorted({"s:" + r._src for r in partner_links.join(
-                    candidates.select(F.col(ID).alias("_rid"), "_src").distinct(), "_rid").collect()})
+                ends = reduce(DataFrame.unionByName, [new_links.select(F.col(end).alias("_rid"),
+                                                                       F.col(f"{end}_src").alias("_src"))
+                                                      for end in ("a", "b")])
+                # a pair for review too: the row its old record's component holds is written (review_table)
+                lookups = sorted({"s:" + r._src for r in ends.join(new_rids, "_rid", "left_anti").collect()})
         log("state: probabilistic links", records_linked=keys.count(), model=matching.version)
     if full:
         with steps("state: components"):
@@ -622,7 +671,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
                 schema = T.StructType([*new_links.schema.fields, T.StructField("_cid", T.StringType()),
                                        T.StructField("bucket", T.IntegerType())])
                 old_links = where_in(read_buckets(spark, paths["links"], schema, buckets_of(old_cids, buckets)),
-                                     "_cid", old_cids).drop("_cid", "bucket")
+                                     "_cid", old_cids).drop("_cid", "bucket").distinct()  # a pair: 1 or 2 rows
                 links = old_links.unionByName(new_links).localCheckpoint(eager=True)
             edges = old_edges.select("_rid", "key").unionByName(new_edges)
             rows = old_edges.limit(SMALL_CLOSURE + 1).collect()
@@ -643,7 +692,7 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     with steps("state: components"):
         keyed = {ds: df.join(cids, "_rid").localCheckpoint(eager=True) for ds, df in raw_all.items()}
     out = transform(spark, new_files, rulesets, rates, now, analyzer, steps,
-                    raw={ds: df.drop("_keys") for ds, df in keyed.items()},
+                    raw={ds: df.drop("_keys") for ds, df in keyed.items()}, matching=matching,
                     record_links=links, run_id=run_id)
 
     with steps("state: write"):
@@ -664,8 +713,10 @@ def run_state(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         frames[paths["keys"]] = (new_index, "key")
         if blocks is not None:  # the blocking index: rows are only ever added (a record's keys never change)
             frames[paths["blocks"]] = (blocks, "key")
-            # every link (current records or not), with its scores: an incremental run reads its components' back
-            frames[paths["links"]] = (links.join(cids.withColumnRenamed("_rid", "a"), "a"), "_cid")
+            # every scored pair (current records or not), under each of its records' components (a pair for review
+            # can join two): an incremental run reads its components' back
+            frames[paths["links"]] = (reduce(DataFrame.unionByName, [
+                links.join(cids.withColumnRenamed("_rid", end), end) for end in ("a", "b")]).distinct(), "_cid")
         counts = {"_cid": buckets, "key": buckets * KEY_FANOUT}  # bucket counts by what a table is bucketed on
         totals = {ds: {} if full else {f: dict(c) for f, c in manifest.totals.get(ds, {}).items()} for ds in DATASETS}
         if full:

@@ -24,8 +24,15 @@ if "get_ipython" not in globals():  # the modules beside this one (--extra-py-fi
     )
     from etl_dqdl import Rule, apply_actions, evaluate_rules, file_results, rule_counts
     from etl_golden import build_golden, golden_provenance
-    from etl_identity import latest_versions, link_table, resolve_identities, retired_ids
-    from etl_matching import Matching
+    from etl_identity import (
+        latest_versions,
+        link_table,
+        model_and_review_links,
+        resolve_identities,
+        retired_ids,
+        review_table,
+    )
+    from etl_matching import LINK_SCHEMA, Matching
     from etl_readers import DATASETS, InputFile, _empty, check_counts, read_dataset
     from etl_runtime import Steps, local_frame, log
 
@@ -70,8 +77,10 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
     instead of whole files' results the outputs carry `partials`, the counts of each (file, component): a file's
     results are the sums over its components, some of them judged in earlier runs.
 
-    `matching`: probabilistic identity, the current customer records scored here; `record_links` (state mode): the
-    pairs already linked (a, b: record ids `_rid`), those of current records used."""
+    `matching`: probabilistic identity. Without `record_links` the current customer records are scored here;
+    `record_links` (state mode): the pairs the state holds, scored at the review threshold or above (a, b: record
+    ids `_rid`), those of current records used. The pairs at the match threshold link records, so do the ones
+    reviewers accepted; the others go to the review queue (`identity_review`)."""
     steps = steps or Steps()
     state_mode = raw is not None
     with steps("read and count", files=len(files)):
@@ -101,14 +110,12 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         judged("customer_details", cust, c_rules)
     with steps("identities"):
         current = cust.where(~F.col("_superseded") & ~F.col("_rejected"))
-        links = None
+        links, scored, record_id = None, None, "_rid" if record_links is not None else "source_customer_id"
         if matching is not None:  # probabilistic matching: its links join components as match keys do
-            links = matching.links(current, run_id).localCheckpoint(eager=True)
-        elif record_links is not None:  # state mode: the links the state holds, by record id, to source ids
-            ends = current.select("_rid", "source_customer_id")
-            links = (record_links.join(ends.toDF("a", "_a"), "a").join(ends.toDF("b", "_b"), "b")
-                     .select(F.least("_a", "_b").alias("a"), F.greatest("_a", "_b").alias("b"),
-                             *[c for c in record_links.columns if c not in ("a", "b")]))
+            scored = (record_links if record_links is not None else matching.scored(current, run_id))
+            links = model_and_review_links(matching.links(scored), matching.accepted(spark),
+                                           current.select(F.col(record_id).alias("_id"), "source_customer_id"))
+            links = links.localCheckpoint(eager=True)
         ids = resolve_identities(current, links=links)
     refs = {"customers": _source_ids(cust), "rates": rates}
 
@@ -166,6 +173,9 @@ def transform(spark: SparkSession, files: list[InputFile], rulesets: dict[str, l
         "customer360_golden": golden,
         "retired_customer_ids": retired_ids(customers),
         "identity_links": link_table(customers, links),
+        "identity_review": review_table(
+            matching.for_review(scored) if matching is not None else local_frame(spark, [], LINK_SCHEMA),
+            customers.select(F.col(record_id).alias("_id"), "source_customer_id", "customer_id", *keep)),
         "golden_provenance": golden_provenance(customers, run_id),
         "rejects": reduce(DataFrame.unionByName, [
             d.where(F.col("_rejected")).select(

@@ -261,6 +261,25 @@ CREATE TABLE golden_provenance (
 CREATE INDEX golden_provenance_bucket_idx ON golden_provenance (c360_bucket);
 CREATE INDEX golden_provenance_source_idx ON golden_provenance (source_customer_id);
 """),
+    (5, "the review queue: identity_review; pairs a reviewer accepted in identity_links", """
+ALTER TABLE identity_links DROP CONSTRAINT identity_links_linked_by_check;
+ALTER TABLE identity_links ADD CONSTRAINT identity_links_linked_by_check
+    CHECK (linked_by IN ('e-mail', 'phone, birth date, last name', 'model', 'review'));
+CREATE TABLE identity_review (
+    pair_id                  text NOT NULL,  -- a scored pair of records below the match threshold, undecided
+    source_customer_id       text NOT NULL,  -- one of the pair's records (current)
+    customer_id              text NOT NULL,  -- its golden id
+    other_source_customer_id text NOT NULL,  -- the pair's other record
+    match_probability        double precision NOT NULL CHECK (match_probability BETWEEN 0 AND 1),
+    match_weight             double precision,
+    match_weights            jsonb,
+    model_version            text,
+    scored_run_id            text,
+    c360_bucket              integer,
+    PRIMARY KEY (pair_id, source_customer_id)
+);
+CREATE INDEX identity_review_bucket_idx ON identity_review (c360_bucket);
+"""),
 ]
 
 MIGRATION_LOCK = 360_001  # advisory lock ids: one for migrations, one for loads
@@ -355,6 +374,9 @@ TABLES: tuple[Table, ...] = (
         "match_weight", "match_weights", "model_version", "scored_run_id", BUCKET)),
     Table("golden_provenance", ("customer_id", "field"), (
         "customer_id", "field", "value", "source_customer_id", "source_file", "source_run_id", BUCKET)),
+    Table("identity_review", ("pair_id", "source_customer_id"), (
+        "pair_id", "source_customer_id", "customer_id", "other_source_customer_id", "match_probability",
+        "match_weight", "match_weights", "model_version", "scored_run_id", BUCKET)),
 )
 
 
@@ -588,7 +610,8 @@ RELATIONS = {("customers", "customer_id"): ("customer360_golden", "customer_id")
              ("purchase_items", "purchase_id"): ("purchases", "purchase_id"),
              ("retired_customer_ids", "customer_id"): ("customer360_golden", "customer_id"),
              ("identity_links", "customer_id"): ("customer360_golden", "customer_id"),
-             ("golden_provenance", "customer_id"): ("customer360_golden", "customer_id")}
+             ("golden_provenance", "customer_id"): ("customer360_golden", "customer_id"),
+             ("identity_review", "customer_id"): ("customer360_golden", "customer_id")}
 
 
 class IntegrityError(RuntimeError):

@@ -26,7 +26,7 @@ from c360 import aws
 pytestmark = pytest.mark.e2e
 
 TABLES = ("customer360_golden", "customers", "purchases", "purchase_items", "feedback", "rejects",
-          "retired_customer_ids", "identity_links", "golden_provenance")
+          "retired_customer_ids", "identity_links", "golden_provenance", "identity_review")
 
 
 @pytest.fixture(scope="module")

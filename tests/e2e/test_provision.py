@@ -271,26 +271,72 @@ def test_the_glue_job_completes_every_valid_file_from_a_real_upload(provisioned,
 
 def test_the_provisioned_job_runs_probabilistic_matching_with_its_shipped_jar_and_model(provisioned, tmp_path):
     """--identity probabilistic on the deployed job: Splink's jar (--extra-jars) and the model (schemas/) come from
-    S3, as on Glue; the links land in curated/ and PostgreSQL."""
+    S3, as on Glue; the links land in curated/ and PostgreSQL. Then the review queue, through the CLI: a pair
+    accepted and one rejected are stored in S3, and the job's next run applies them."""
+    import subprocess
+    import sys
+
     glue = aws.client("glue")
     job = glue.get_job(JobName=f"{ENV}-customer360-etl")["Job"]
     jar = job["DefaultArguments"]["--extra-jars"]
     assert jar.startswith(f"s3://{BUCKET}/jars/") and "splink==5.0.0" in job["DefaultArguments"][
         "--additional-python-modules"]
     assert aws.client("s3").head_object(Bucket=BUCKET, Key="schemas/identity_model.json")["ContentLength"] > 0
-    run_id = glue.start_job_run(JobName=job["Name"], Arguments={"--identity": "probabilistic"})["JobRunId"]
+    # a low review threshold: this data's duplicates share match keys, the queue gets the unlikely pairs
+    arguments = {"--identity": "probabilistic", "--review_threshold": "0.001"}
 
-    def ended():
-        run = glue.get_job_run(JobName=job["Name"], RunId=run_id)["JobRun"]
-        return run if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") else None
+    def run_job() -> dict:
+        run_id = glue.start_job_run(JobName=job["Name"], Arguments=arguments)["JobRunId"]
 
-    run = wait(ended, timeout=420, every=2)
-    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+        def ended():
+            run = glue.get_job_run(JobName=job["Name"], RunId=run_id)["JobRun"]
+            return run if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") else None
+        run = wait(ended, timeout=420, every=2)
+        assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+        return run
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "c360.cli", "identity", "review", *args, "--env", ENV],
+                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    run_job()
     links = curated_table(BUCKET, "identity_links", tmp_path)
     assert links.num_rows > 0
-    with psycopg.connect(database_dsn(f"{ENV}-rds-master")) as conn:
+    dsn = database_dsn(f"{ENV}-rds-master")
+    with psycopg.connect(dsn) as conn:
         loaded = dict(conn.execute("SELECT linked_by, count(*) FROM identity_links GROUP BY 1").fetchall())
     assert sum(loaded.values()) == links.num_rows and loaded.get("e-mail", 0) > 0
+
+    listed = cli("--json")
+    assert listed.returncode == 0, listed.stderr
+    queue = json.loads(listed.stdout)
+    assert len(queue) >= 2 and all(0.001 <= p["match_probability"] < 0.9 and p["customer_a"] != p["customer_b"]
+                                   for p in queue)
+    accept = queue[0]
+    merged = {accept["customer_a"], accept["customer_b"]}  # the rejected pair: apart from the accepted one's customers
+    reject = next(p for p in queue if not {p["customer_a"], p["customer_b"]} & merged)
+    text = cli("--list", "--limit", "1")  # the likeliest pair, both records side by side
+    assert text.returncode == 0 and f"{accept['a']}  vs  {accept['b']}" in text.stdout and "first_name" in text.stdout
+    for flag, pair in (("--accept", accept), ("--reject", reject)):
+        done = cli(flag, pair["b"], pair["a"], "--reviewer", "e2e")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["decision"] == flag[2:]
+    waiting = {(p["a"], p["b"]) for p in json.loads(cli("--json").stdout)}
+    assert not {(accept["a"], accept["b"]), (reject["a"], reject["b"])} & waiting  # decided: out of the queue
+    bad = cli("--accept", "X1", "X1")
+    assert bad.returncode == 2 and "two different source customer ids" in bad.stderr
+
+    run_job()  # the decisions changed: a full refresh that applies them
+    with psycopg.connect(dsn) as conn:
+        owner = dict(conn.execute("SELECT source_customer_id, customer_id FROM customers WHERE source_customer_id "
+                                  "= ANY(%s)", ([accept["a"], accept["b"], reject["a"], reject["b"]],)).fetchall())
+        review_links = conn.execute("SELECT source_customer_id_a, source_customer_id_b FROM identity_links "
+                                    "WHERE linked_by = 'review'").fetchall()
+        queued = conn.execute("SELECT count(*) FROM identity_review WHERE pair_id = ANY(%s)",
+                              ([accept["pair_id"], reject["pair_id"]],)).fetchone()[0]
+    assert owner[accept["a"]] == owner[accept["b"]] and (accept["a"], accept["b"]) in review_links
+    assert owner[reject["a"]] != owner[reject["b"]] and queued == 0
+
 
 def test_30_load_rds_reloads_the_pipeline_output_without_changes(root, provisioned, tmp_path):
     out = _run(root, tmp_path, "30_load_rds.ipynb", "30.ipynb", bucket=BUCKET, secret_id=f"{ENV}-rds-master",

@@ -23,7 +23,7 @@ import pytest
 NOW = "2026-07-01T00:00:00+00:00"
 PROBABILISTIC = ("--identity", "probabilistic")
 TABLES = ("customers", "purchases", "purchase_items", "feedback", "customer360_golden", "retired_customer_ids",
-          "rejects", "identity_links", "golden_provenance")
+          "rejects", "identity_links", "golden_provenance", "identity_review")
 WHEN = ("bucket", "updated_at", "scored_run_id", "source_run_id")  # where and when a row was written, scored, read
 
 
@@ -201,13 +201,83 @@ def test_local_frame_keeps_rows_types_and_nulls_and_makes_empty_frames(etl, spar
         etl.local_frame(spark, [("a", 1, True), ("b", 2)], schema)
 
 
-def test_probabilistic_links_of_two_feeds_equal_a_full_refresh(etl, spark, root, realistic, tmp_path):
-    """`make test`'s short form of the next test: half the files, then the other half."""
+def review_queue(spark, output: Path) -> set[tuple[str, str]]:
+    """The pairs waiting for review, as `c360 identity review` asks the database: both records of the pair current
+    (a row each in identity_review) and in two golden customers."""
+    halves: dict[str, list] = {}
+    for r in spark.read.parquet(f"{output}/curated/identity_review").collect():
+        halves.setdefault(r.pair_id, []).append(r)
+    return {tuple(sorted(h.source_customer_id for h in rows)) for rows in halves.values()
+            if len(rows) == 2 and rows[0].customer_id != rows[1].customer_id}
+
+
+UNSURE = """<?xml version="1.0" encoding="UTF-8"?>
+<customers>
+{}
+</customers>
+"""
+PERSON = """  <customer id="{id}"><first_name>{first}</first_name><last_name>{last}</last_name><email>{email}</email>
+    <date_of_birth>{dob}</date_of_birth><address><postal_code>{postcode}</postal_code><country>US</country></address>
+    <signup_date>2020-01-01</signup_date>
+  </customer>"""
+
+
+def unsure_pairs(folder: Path, name: str, people: list[dict]) -> None:
+    """A customer file: pairs of records with the same name and postal code, other birth dates and e-mails, which
+    the model scores between the review and the match thresholds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(UNSURE.format("\n".join(PERSON.format(**p) for p in people)))
+
+
+def test_probabilistic_links_and_review_decisions_of_two_feeds_equal_a_full_refresh(etl, spark, root, realistic,
+                                                                                    tmp_path):
+    """`make test`'s short form of the next test: half the files; then a reviewer accepts a pair of the review
+    queue and rejects one of it and a pair the model linked (the next run, a full refresh, applies them); then the
+    other half, incremental, with a newer version of an accepted record, keeps them."""
     feeder = Feeder(etl, spark, root, tmp_path, realistic[0].parent.parent, *PROBABILISTIC)
+    people = [dict(id=f"REV-{n}{i}", first=first, last=last, email=email, dob=f"19{70 + i}-0{5 + i}-0{5 + i}",
+                   postcode=postcode)
+              for n, (first, last, postcode, emails) in enumerate((
+                  ("John", "Brown", "10001", ("jb@mail.com", "jbrown@example.org")),
+                  ("Mary", "Smith", "20002", ("msmith@mail.com", "mary.s@example.org"))))
+              for i, email in enumerate(emails)]
+    unsure_pairs(feeder.input / "customer_details", "customers_0000_unsure.xml", people)
     order = realistic[:]
     random.Random(8).shuffle(order)
     assert feeder.feed(order[:len(order) // 2])["mode"] == "full refresh"
+    queue = review_queue(spark, feeder.output)
+    assert {("REV-00", "REV-01"), ("REV-10", "REV-11")} <= queue
+    golden = spark.read.parquet(f"{feeder.output}/curated/customer360_golden")
+    twos = {tuple(sorted(g.source_customer_ids)) for g in golden.where("size(source_customer_ids) = 2").collect()}
+    by_model = {(r.source_customer_id_a, r.source_customer_id_b) for r in spark.read.parquet(
+        f"{feeder.output}/curated/identity_links").where("linked_by = 'model'").collect()}
+    unlink = min(by_model & twos)  # a golden customer the model alone made of two records
+    accept, reject = ("REV-00", "REV-01"), ("REV-10", "REV-11")
+    folder = feeder.input / "review" / "decisions"  # the job's --decisions_root default, under its input root
+    folder.mkdir(parents=True)
+    for name, (a, b), decision in (("1.json", accept, "accept"), ("2.json", reject, "reject"),
+                                   ("3.json", unlink, "reject")):
+        (folder / name).write_text(json.dumps({"a": b, "b": a, "decision": decision, "reviewer": "test",
+                                               "decided_at": "2026-07-01T00:00:00+00:00"}))
+
+    def check() -> dict[str, str]:
+        ids = {r.source_customer_id: r.customer_id
+               for r in spark.read.parquet(f"{feeder.output}/curated/customers").collect()}
+        links = {(r.source_customer_id_a, r.source_customer_id_b, r.linked_by)
+                 for r in spark.read.parquet(f"{feeder.output}/curated/identity_links").collect()}
+        assert ids[accept[0]] == ids[accept[1]] and (*accept, "review") in links
+        assert ids[reject[0]] != ids[reject[1]]
+        assert (*unlink, "model") not in links
+        assert not {accept, reject, unlink} & review_queue(spark, feeder.output)
+        return ids
+    summary = feeder.feed([])
+    assert summary["mode"] == "full refresh" and summary["reason"] == "rules, rates or options changed"
+    ids = check()
+    assert ids[unlink[0]] != ids[unlink[1]]  # the model alone had joined them
+    newer = dict(people[1], email="john.brown.new@example.org")  # a newer version of an accepted record
+    unsure_pairs(feeder.input / "customer_details", "customers_0009_unsure.xml", [newer])
     assert feeder.feed(order[len(order) // 2:])["mode"] == "incremental"
+    check()
     feeder.assert_equals_full_refresh(tmp_path / "full")
     links = spark.read.parquet(f"{feeder.output}/curated/identity_links")
     assert links.where("linked_by = 'model'").count() > links.where("linked_by != 'model'").count() > 0

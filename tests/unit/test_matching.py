@@ -75,6 +75,23 @@ def test_model_file_is_checked(etl, model):
     fewer = dict(model, comparisons=model["comparisons"][:-1])
     with pytest.raises(ValueError, match="retrain"):
         etl.Matching.from_text(json.dumps(fewer), "0.9")
+    for bad in ("0", "1.5", "low"):
+        with pytest.raises(ValueError, match="review_threshold"):
+            etl.Matching.from_text(json.dumps(model), "0.9", review_threshold=bad)
+    with pytest.raises(ValueError, match="is above --match_threshold"):
+        etl.Matching.from_text(json.dumps(model), "0.9", review_threshold="0.95")
+
+
+def test_review_decisions_the_latest_stands_and_a_malformed_one_is_named(etl):
+    got = etl.parse_decisions([
+        {"a": "y", "b": "x", "decision": "reject", "decided_at": "2026-01-01T00:00:00Z"},
+        {"a": "x", "b": "y", "decision": "accept", "decided_at": "2026-01-02T00:00:00Z"},
+        {"a": "c", "b": "d", "decision": "reject", "decided_at": "2026-01-01T00:00:00Z"}])
+    assert got == (("c", "d", "reject"), ("x", "y", "accept"))
+    for bad in ({"a": "x", "b": "x", "decision": "accept"}, {"a": "x", "decision": "accept"},
+                {"a": "x", "b": "y", "decision": "maybe"}):
+        with pytest.raises(ValueError, match="review decision .*needs two different source ids"):
+            etl.parse_decisions([bad])
 
 
 def test_model_version_follows_the_trained_values(etl, model):
@@ -106,6 +123,40 @@ def test_shipped_model_links_realistic_duplicates_and_explains_them(etl, spark, 
         total = math.log2(prior / (1 - prior)) + sum(getattr(r, f"mw_{n}") for n in names)
         assert abs(total - r.match_weight) < 1e-9 and r.match_probability >= 0.9
     assert pairs[("q1", "q2")].mw_dob > 0  # day and month swapped still counts for the pair
+
+
+def test_review_decisions_split_the_scored_pairs(etl, spark, model):
+    """Pairs from the review threshold up to the match threshold wait for review; a rejected pair is never scored
+    (so never linked) again, an accepted one leaves the queue and is a link by source ids."""
+    df = _customers(spark, [
+        ("p1", "Robert", "Johnson", "rjohnson@mail.com", "+14155550100", date(1975, 6, 14), "12 Oak Ave",
+         "Springfield", "62704"),
+        ("p2", "Bob", "Jonhson", "bobbyj77@other.net", None, date(1975, 6, 14), "12 Oak Ave", "Springfield",
+         "62704"),
+        ("q1", "Maria", "Garcia", "mg@mail.com", None, date(1988, 4, 9), "7 Elm St", "Austin", "73301"),
+        ("q2", "Garcia", "Maria", "maria.g@x.org", None, date(1988, 9, 4), "7 Elm St", "Austin", "73301"),
+        # the same name and postal code, other birth dates: likelier one person than not, not sure
+        ("t1", "John", "Brown", "jb@mail.com", None, date(1970, 5, 5), None, None, "10001"),
+        ("t2", "John", "Brown", "jbrown@x.com", None, date(1971, 6, 6), None, None, "10001"),
+    ])
+
+    def pairs(frame):
+        return {(r.a, r.b) for r in frame.collect()}
+    undecided = etl.Matching(model, 0.9, 0.5)
+    scored = undecided.scored(df, "run-1").localCheckpoint()
+    assert pairs(scored) == {("p1", "p2"), ("q1", "q2"), ("t1", "t2")}
+    assert pairs(undecided.links(scored)) == {("p1", "p2"), ("q1", "q2")}
+    assert pairs(undecided.for_review(scored)) == {("t1", "t2")}
+    row = scored.where("a = 't1'").first()
+    assert 0.5 <= row.match_probability < 0.9 and (row.a_src, row.b_src, row.scored_run_id) == ("t1", "t2", "run-1")
+
+    decided = etl.Matching(model, 0.9, 0.5, etl.parse_decisions([
+        {"a": "q2", "b": "q1", "decision": "reject"}, {"a": "t1", "b": "t2", "decision": "accept"}]))
+    scored = decided.scored(df)
+    assert pairs(scored) == {("p1", "p2"), ("t1", "t2")}  # the rejected pair is gone, for good
+    assert pairs(decided.links(scored)) == {("p1", "p2")} and decided.for_review(scored).count() == 0
+    assert pairs(decided.accepted(spark)) == {("t1", "t2")}
+    assert decided.identity != undecided.identity  # decisions are in the state's fingerprint: a full refresh
 
 
 def test_links_join_identities_transitively(etl, spark):
