@@ -12,6 +12,12 @@ customer360_etl.py ...`, a cold JVM every run, with bench/etl_bench.py's Spark s
 4. the yardstick, measured in the same way beside them: **today's default run** (no `--incremental`), which
    recomputes every file, over the same files as step 3.
 
+With `--identity probabilistic` every run scores pairs with the shipped model (etl_matching), the history has
+realistic duplicates (`--identity-noise realistic`), and a fifth run measures the matching step's cost per new
+customers: **1k-customer file**, 1,000 customer records of the history with new source ids (each finds its
+original through the blocking index), then an incremental run; the step's own seconds ("state: probabilistic
+links") are printed beside each run's.
+
 Prints the job's own seconds ("job finished") and the wall seconds of each run, and the slowest steps. Not a test:
 timings depend on the machine and its load.
 
@@ -36,12 +42,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def history(folder: Path, customers: int, per_customer: int = 4) -> Path:
+def history(folder: Path, customers: int, per_customer: int = 4, noise: str = "light") -> Path:
     from c360.datagen import Params, generate
     from c360.datagen.validated import validated_copy
 
     params = Params(seed=7, customers=customers, purchases=per_customer * customers, feedback=customers, files=2,
-                    bad_files=0)
+                    bad_files=0, identity_noise=noise)
     manifest = generate(params, folder / "generated", progress=False)
     return Path(validated_copy(folder / "generated", manifest, folder / "validated"))
 
@@ -66,6 +72,20 @@ def thousand_purchases(validated: Path, dest: Path) -> None:
                     encoding="utf-8")
 
 
+def thousand_customers(validated: Path, dest: Path) -> None:
+    """1,000 customer records of the history (our own generated XML), with new source ids."""
+    import xml.etree.ElementTree as ET  # noqa: S405 - the generator's own file, not input from outside
+
+    source = sorted((validated / "customer_details").glob("*.xml"))[0]
+    tree = ET.parse(source)  # noqa: S314
+    root = tree.getroot()
+    for extra in list(root)[1000:]:
+        root.remove(extra)
+    for customer in root:
+        customer.set("id", customer.get("id") + "-bench")
+    tree.write(dest, encoding="UTF-8", xml_declaration=True)
+
+
 # bench/etl_bench.py's settings, so the default run here is the full run that benchmark measures
 SUBMIT = "--master local[2] --driver-memory 8g --conf spark.sql.shuffle.partitions=8 --conf spark.ui.enabled=false"
 
@@ -77,7 +97,8 @@ def run_job(work: Path, data: Path, out: Path, *extra: str) -> dict:
     finished = next(e for e in reversed(events) if e.get("event") == "job finished")
     top = sorted(finished["steps"].items(), key=lambda kv: -kv[1])[:4]
     result = {"wall": round(wall, 1), "job": finished["seconds"], "mode": finished.get("mode", "recompute"),
-              "records": finished.get("records"), "top_steps": top}
+              "records": finished.get("records"), "top_steps": top,
+              "matching": finished["steps"].get("state: probabilistic links")}
     print(f"  ... {' '.join(extra) or 'default run'}: {json.dumps(result)}", file=sys.stderr, flush=True)  # progress
     return result
 
@@ -86,8 +107,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="500,5000,20000", help="customers per history, comma-separated")
     ap.add_argument("--purchases-per-customer", type=int, default=4, help="5 for the 1M / 5M / 1M history")
+    ap.add_argument("--identity", choices=("keys", "probabilistic"), default="keys",
+                    help="probabilistic: realistic duplicates, the model scores pairs, and a 1k-customer file")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    identity = ("--identity", a.identity)
     results = []
     with tempfile.TemporaryDirectory(prefix="c360-incremental-bench-") as tmp:
         work = Path(tmp)
@@ -96,22 +120,28 @@ def main() -> None:
         shutil.copytree(ROOT / "schemas", work / "schemas")
         for size in (int(s) for s in a.sizes.split(",")):
             folder = work / f"h{size}"
-            data = history(folder, size, a.purchases_per_customer)
+            data = history(folder, size, a.purchases_per_customer,
+                           "realistic" if a.identity == "probabilistic" else "light")
             records = sum(1 for _ in data.rglob("*") if _.is_file())
             row = {"customers": size, "files": records}
-            row["full refresh"] = run_job(work, data, folder / "state", "--incremental", "true")
+            state = (work, data, folder / "state", "--incremental", "true", *identity)
+            row["full refresh"] = run_job(*state)
             tiny_feedback(data, data / "feedback" / "zz-bench-3-rows.csv")
-            row["3-row file"] = run_job(work, data, folder / "state", "--incremental", "true")
+            row["3-row file"] = run_job(*state)
             thousand_purchases(data, data / "purchases" / "zz-bench-1k.json")
-            row["1k-record file"] = run_job(work, data, folder / "state", "--incremental", "true")
-            row["yardstick: default run, every file"] = run_job(work, data, folder / "default")
+            row["1k-record file"] = run_job(*state)
+            if a.identity == "probabilistic":
+                thousand_customers(data, data / "customer_details" / "zz-bench-1k.xml")
+                row["1k-customer file"] = run_job(*state)
+            row["yardstick: default run, every file"] = run_job(work, data, folder / "default", *identity)
             results.append(row)
             if not a.json:
                 print(f"history {size} customers / {a.purchases_per_customer * size} purchases / {size} feedback "
                       f"({records} files):")
                 for k, v in row.items():
                     if isinstance(v, dict):
-                        print(f"  {k:38s} job {v['job']:7.1f} s   wall {v['wall']:7.1f} s   {v['mode']:12s}"
+                        step = f"  matching {v['matching']:6.1f} s" if v["matching"] is not None else ""
+                        print(f"  {k:38s} job {v['job']:7.1f} s   wall {v['wall']:7.1f} s   {v['mode']:12s}{step}"
                               f"  slowest: {', '.join(f'{n} {s:.1f}' for n, s in v['top_steps'])}")
                 sys.stdout.flush()
     if a.json:

@@ -86,7 +86,8 @@ def test_load_equals_curated_and_a_reload_changes_nothing(load_rds, spark, datab
     first = load_rds.run_load(spark, _root(curated), SECRET)
     for name in TABLES:
         rows = pq.read_table(curated / name).num_rows
-        assert first["rows"][name] == rows and rows > 0, name
+        # identity_review: none with match keys only (test_provision loads the deployed job's, probabilistic)
+        assert first["rows"][name] == rows and (rows > 0 or name == "identity_review"), name
     golden = golden_in_database(database)
     assert golden == golden_in_curated(pq.read_table(curated / "customer360_golden"))
     with psycopg.connect(database) as conn:
