@@ -36,6 +36,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from splink.backends.spark import similarity_jar_location
 from standalone_job import run_script  # bench/: beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +94,8 @@ SUBMIT = "--master local[2] --driver-memory 8g --conf spark.sql.shuffle.partitio
 def run_job(work: Path, data: Path, out: Path, *extra: str) -> dict:
     events, wall = run_script(work / "customer360_etl.py", [
         "--bucket", "lake", "--ledger_table", "", "--input_root", f"{data}/", "--output_root", f"{out}/",
-        "--rules_root", f"{work / 'schemas'}/", *extra], work, timeout=3 * 3600, submit_args=SUBMIT)
+        "--rules_root", f"{work / 'schemas'}/", *extra], work, timeout=3 * 3600,
+        submit_args=f"{SUBMIT} --jars {similarity_jar_location()}")  # Splink's, as --extra-jars gives it on Glue
     finished = next(e for e in reversed(events) if e.get("event") == "job finished")
     top = sorted(finished["steps"].items(), key=lambda kv: -kv[1])[:4]
     result = {"wall": round(wall, 1), "job": finished["seconds"], "mode": finished.get("mode", "recompute"),

@@ -254,11 +254,8 @@ class Matching:
     def new_pairs(self, new: DataFrame, candidates: DataFrame, run_id: str = "") -> DataFrame:
         """The scored pairs (`scored`) among `new` and `candidates` (features, ID unique across both) that have at
         least one record of `new`: a pair of two candidates was scored when the later of them was new."""
-        pairs = score_pairs(new.unionByName(candidates), self.model, self.review_threshold)
-        ids = F.broadcast(new.select(F.col(ID).alias("_new")))
-        pairs = pairs.join(ids, (F.col(f"{ID}_l") == F.col("_new")) | (F.col(f"{ID}_r") == F.col("_new")),
-                           "left_semi")
-        return self.link_rows(pairs, run_id)
+        records = new.withColumn("is_new", F.lit(True)).unionByName(candidates.withColumn("is_new", F.lit(False)))
+        return self.link_rows(score_pairs(records, self.model, self.review_threshold), run_id)
 
     def scored(self, customers: DataFrame, run_id: str = "") -> DataFrame:
         """The scored pairs of `customers` (cleaned, one record per source id; a, b: source ids)."""
@@ -291,15 +288,21 @@ class Matching:
 
 def score_pairs(features: DataFrame, model: dict, threshold: float) -> DataFrame:
     """The candidate pairs of `features` (BLOCKING_RULES) scored by the model on Spark, those with a match
-    probability of at least `threshold`: ID_l, ID_r (ID_l < ID_r), match_probability, match_weight and each
-    comparison's match weight (`mw_<comparison>`: log2 of its Bayes factor)."""
+    probability of at least `threshold`: ID_l, ID_r (ID_l < ID_r), source_id_l, source_id_r (`_src`, or ID),
+    match_probability, match_weight and each comparison's match weight (`mw_<comparison>`: log2 of its Bayes
+    factor). With a boolean column `is_new`, only pairs with a new record are candidates: each blocking rule gets
+    that condition, so the pairs of two old records are never formed (an incremental run's candidates among
+    themselves were scored when they were new)."""
     from splink import Linker, SparkAPI
 
     spark = features.sparkSession
     settings = dict(settings_for(model, "spark"), additional_columns_to_retain=["source_id"])
+    flag = ["is_new"] if "is_new" in features.columns else []
+    for rule in settings["blocking_rules_to_generate_predictions"] if flag else []:
+        rule["blocking_rule"] = f"({rule['blocking_rule']}) AND (l.`is_new` OR r.`is_new`)"
     db = SparkAPI(spark_session=spark, break_lineage_method="persist")
     source = F.col("_src") if "_src" in features.columns else F.col(ID)
-    records = with_nickname_groups(features.select(ID, source.alias("source_id"), *FEATURES))
+    records = with_nickname_groups(features.select(ID, source.alias("source_id"), *FEATURES, *flag))
     linker = Linker(db.register(records), settings, log_level=QUIET)
     pairs = linker.inference.predict(threshold_match_probability=threshold).as_spark_dataframe()
     names = [c["output_column_name"] for c in settings["comparisons"]]
