@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import papermill as pm
 import psycopg
@@ -282,8 +283,18 @@ def test_the_provisioned_job_runs_probabilistic_matching_with_its_shipped_jar_an
     assert jar.startswith(f"s3://{BUCKET}/jars/") and "splink==5.0.0" in job["DefaultArguments"][
         "--additional-python-modules"]
     assert aws.client("s3").head_object(Bucket=BUCKET, Key="schemas/identity_model.json")["ContentLength"] > 0
-    # a low review threshold: this data's duplicates share match keys, the queue gets the unlikely pairs
-    arguments = {"--identity": "probabilistic", "--review_threshold": "0.001"}
+    arguments = {"--identity": "probabilistic"}
+    # two pairs the model is unsure of, through the Lambda (its run, with match keys only, completes the file)
+    s3, table = aws.client("s3"), aws.resource("dynamodb").Table("Customer360_table")
+    s3.put_object(Bucket=BUCKET, Key="raw/customer_details/unsure_pairs.xml",
+                  Body=(Path(__file__).parent / "fixtures" / "unsure_pairs.xml").read_bytes())
+
+    def idle():
+        items = [i for i in table.scan()["Items"] if i["source_key"] == "raw/customer_details/unsure_pairs.xml"]
+        runs = glue.get_job_runs(JobName=job["Name"])["JobRuns"]
+        return items and all(i.get("status") in ("SUCCESS", "FAILED") for i in items) and all(
+            r["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") for r in runs)
+    wait(idle, timeout=420, every=2)
 
     def run_job() -> dict:
         run_id = glue.start_job_run(JobName=job["Name"], Arguments=arguments)["JobRunId"]
@@ -309,13 +320,11 @@ def test_the_provisioned_job_runs_probabilistic_matching_with_its_shipped_jar_an
 
     listed = cli("--json")
     assert listed.returncode == 0, listed.stderr
-    queue = json.loads(listed.stdout)
-    assert len(queue) >= 2 and all(0.001 <= p["match_probability"] < 0.9 and p["customer_a"] != p["customer_b"]
-                                   for p in queue)
-    accept = queue[0]
-    merged = {accept["customer_a"], accept["customer_b"]}  # the rejected pair: apart from the accepted one's customers
-    reject = next(p for p in queue if not {p["customer_a"], p["customer_b"]} & merged)
-    text = cli("--list", "--limit", "1")  # the likeliest pair, both records side by side
+    queue = {(p["a"], p["b"]): p for p in json.loads(listed.stdout)}
+    assert {("REV-00", "REV-01"), ("REV-10", "REV-11")} <= set(queue)
+    assert all(0.5 <= p["match_probability"] < 0.9 and p["customer_a"] != p["customer_b"] for p in queue.values())
+    accept, reject = queue[("REV-00", "REV-01")], queue[("REV-10", "REV-11")]
+    text = cli("--list")  # both records side by side
     assert text.returncode == 0 and f"{accept['a']}  vs  {accept['b']}" in text.stdout and "first_name" in text.stdout
     for flag, pair in (("--accept", accept), ("--reject", reject)):
         done = cli(flag, pair["b"], pair["a"], "--reviewer", "e2e")

@@ -101,16 +101,20 @@ def test_model_version_follows_the_trained_values(etl, model):
     assert etl.model_version(changed) != etl.model_version(model)
 
 
+DUPLICATES = [
+    # a nickname, a typo in the last name, another e-mail, no phone: no match key links these two
+    ("p1", "Robert", "Johnson", "rjohnson@mail.com", "+14155550100", date(1975, 6, 14), "12 Oak Ave", "Springfield",
+     "62704"),
+    ("p2", "Bob", "Jonhson", "bobbyj77@other.net", None, date(1975, 6, 14), "12 Oak Ave", "Springfield", "62704"),
+    # names swapped, day and month swapped
+    ("q1", "Maria", "Garcia", "mg@mail.com", None, date(1988, 4, 9), "7 Elm St", "Austin", "73301"),
+    ("q2", "Garcia", "Maria", "maria.g@x.org", None, date(1988, 9, 4), "7 Elm St", "Austin", "73301"),
+]
+
+
 def test_shipped_model_links_realistic_duplicates_and_explains_them(etl, spark, model):
     df = _customers(spark, [
-        # a nickname, a typo in the last name, another e-mail, no phone: no match key links these two
-        ("p1", "Robert", "Johnson", "rjohnson@mail.com", "+14155550100", date(1975, 6, 14), "12 Oak Ave",
-         "Springfield", "62704"),
-        ("p2", "Bob", "Jonhson", "bobbyj77@other.net", None, date(1975, 6, 14), "12 Oak Ave", "Springfield",
-         "62704"),
-        # names swapped, day and month swapped
-        ("q1", "Maria", "Garcia", "mg@mail.com", None, date(1988, 4, 9), "7 Elm St", "Austin", "73301"),
-        ("q2", "Garcia", "Maria", "maria.g@x.org", None, date(1988, 9, 4), "7 Elm St", "Austin", "73301"),
+        *DUPLICATES,
         # another person sharing a first name and a city
         ("r1", "Robert", "Smith", "rs@mail.com", None, date(1950, 1, 1), "99 Pine Rd", "Springfield", "62701"),
     ])
@@ -129,12 +133,7 @@ def test_review_decisions_split_the_scored_pairs(etl, spark, model):
     """Pairs from the review threshold up to the match threshold wait for review; a rejected pair is never scored
     (so never linked) again, an accepted one leaves the queue and is a link by source ids."""
     df = _customers(spark, [
-        ("p1", "Robert", "Johnson", "rjohnson@mail.com", "+14155550100", date(1975, 6, 14), "12 Oak Ave",
-         "Springfield", "62704"),
-        ("p2", "Bob", "Jonhson", "bobbyj77@other.net", None, date(1975, 6, 14), "12 Oak Ave", "Springfield",
-         "62704"),
-        ("q1", "Maria", "Garcia", "mg@mail.com", None, date(1988, 4, 9), "7 Elm St", "Austin", "73301"),
-        ("q2", "Garcia", "Maria", "maria.g@x.org", None, date(1988, 9, 4), "7 Elm St", "Austin", "73301"),
+        *DUPLICATES,
         # the same name and postal code, other birth dates: likelier one person than not, not sure
         ("t1", "John", "Brown", "jb@mail.com", None, date(1970, 5, 5), None, None, "10001"),
         ("t2", "John", "Brown", "jbrown@x.com", None, date(1971, 6, 6), None, None, "10001"),
