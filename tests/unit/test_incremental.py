@@ -229,9 +229,10 @@ def unsure_pairs(folder: Path, name: str, people: list[dict]) -> None:
     (folder / name).write_text(UNSURE.format("\n".join(PERSON.format(**p) for p in people)))
 
 
+@pytest.mark.reliability  # 137 s: make test keeps the decisions' unit tests and the deployed job's review flow
 def test_probabilistic_links_and_review_decisions_of_two_feeds_equal_a_full_refresh(etl, spark, root, realistic,
                                                                                     tmp_path):
-    """`make test`'s short form of the next test: half the files; then a reviewer accepts a pair of the review
+    """Half the files; then a reviewer accepts a pair of the review
     queue and rejects one of it and a pair the model linked (the next run, a full refresh, applies them); then the
     other half, incremental, with a newer version of an accepted record, keeps them."""
     feeder = Feeder(etl, spark, root, tmp_path, realistic[0].parent.parent, *PROBABILISTIC)
