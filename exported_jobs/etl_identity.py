@@ -74,10 +74,11 @@ def resolve_identities(customers: DataFrame, max_rounds: int = 20, links: DataFr
     return labels.select("source_customer_id", golden_id(F.col("label.id")).alias("customer_id"))
 
 
-def link_edges(links: DataFrame, id_column: str) -> DataFrame:
-    """(id_column, key): both ends of each linked pair (a, b) with the pair's key (`l:a|b`), so that connected
-    components over keys join linked records as they join records sharing a match key."""
-    pair = F.concat(F.lit("l:"), "a", F.lit("|"), "b")
+def link_edges(links: DataFrame, id_column: str, prefix: str = "l:") -> DataFrame:
+    """(id_column, key): both ends of each linked pair (a, b) with the pair's key (`l:a|b`; `prefix` for another
+    kind of pair), so that connected components over keys join linked records as they join records sharing a match
+    key."""
+    pair = F.concat(F.lit(prefix), "a", F.lit("|"), "b")
     return reduce(DataFrame.unionByName, [links.select(F.col(end).alias(id_column), pair.alias("key"))
                                           for end in ("a", "b")])
 

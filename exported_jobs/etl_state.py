@@ -314,7 +314,8 @@ def _read_keyed(spark: SparkSession, files: list[InputFile], rulesets: dict[str,
     raw = {ds: df.withColumn("_run", F.lit(run_id)) for ds, df in with_rid(read_raw(spark, files)).items()}
     keyed = with_keys(raw, rulesets, rates, present, matching is not None)
     if matching is not None and any(d == "accept" for *_, d in matching.decisions):
-        keyed["customer_details"] = with_accepted_keys(keyed["customer_details"], matching.accepted(spark))
+        accepted = F.broadcast(link_keys(matching.accepted(spark), "source_customer_id", "a:"))
+        keyed["customer_details"] = with_link_keys(keyed["customer_details"], accepted, "source_customer_id")
     keyed = {ds: df.localCheckpoint(eager=True) if ds in present else df for ds, df in keyed.items()}
     features = None
     if matching is not None:
@@ -325,29 +326,17 @@ def _read_keyed(spark: SparkSession, files: list[InputFile], rulesets: dict[str,
     return keyed, edges_of(keyed).localCheckpoint(eager=True), features
 
 
-def link_keys(links: DataFrame) -> DataFrame:
-    """(_rid, _links): the link keys each record gets from the pairs the model linked (etl_identity.link_edges,
+def link_keys(links: DataFrame, id_column: str = "_rid", prefix: str = "l:") -> DataFrame:
+    """(id_column, _links): the link keys each record gets from the pairs the model linked (etl_identity.link_edges,
     a and b record ids): a linked pair shares a key, so it lies in one component, as records sharing a match key
-    do."""
-    return link_edges(links, "_rid").groupBy("_rid").agg(F.collect_set("key").alias("_links"))
+    do. With `id_column` source_customer_id and `prefix` `a:`, the pairs reviewers accepted: every version of both
+    source customers gets the key."""
+    return link_edges(links, id_column, prefix).groupBy(id_column).agg(F.collect_set("key").alias("_links"))
 
 
-def with_accepted_keys(records: DataFrame, accepted: DataFrame) -> DataFrame:
-    """Customer records (with `_keys`) with a key (`a:<a>|<b>`) for each accepted pair (a, b: source ids) their
-    source id is in: every version of both source customers shares it, so they lie in one component."""
-    pair = F.concat(F.lit("a:"), "a", F.lit("|"), "b")
-    keys = reduce(DataFrame.unionByName, [accepted.select(F.col(end).alias("_asrc"), pair.alias("key"))
-                                          for end in ("a", "b")]).groupBy("_asrc").agg(F.collect_set("key")
-                                                                                         .alias("_links"))
-    return (records.join(F.broadcast(keys), F.col("source_customer_id") == F.col("_asrc"), "left")
-            .withColumn("_keys", F.array_sort(F.array_union(
-                "_keys", F.coalesce("_links", F.array().cast("array<string>")))))
-            .select(*records.columns))
-
-
-def with_link_keys(records: DataFrame, keys: DataFrame) -> DataFrame:
-    """`records` (with `_keys`) with the link keys of `keys` (link_keys's rows) added to their `_keys`."""
-    return (records.join(keys, "_rid", "left")
+def with_link_keys(records: DataFrame, keys: DataFrame, on: str = "_rid") -> DataFrame:
+    """`records` (with `_keys`) with the link keys of `keys` (link_keys's rows, by `on`) added to their `_keys`."""
+    return (records.join(keys, on, "left")
             .withColumn("_keys", F.array_sort(F.array_union(
                 "_keys", F.coalesce("_links", F.array().cast("array<string>")))))
             .select(*records.columns))
