@@ -289,10 +289,13 @@ class Provisioner:
     def glue_policy(self) -> dict:
         s3 = f"arn:aws:s3:::{self.cfg.bucket}"
         return _policy(
-            ("ReadInputsAndCode", ["s3:GetObject"], [f"{s3}/validated/*", f"{s3}/jobs/*", f"{s3}/schemas/*"]),
+            ("ReadInputsAndCode", ["s3:GetObject"],
+             [f"{s3}/validated/*", f"{s3}/jobs/*", f"{s3}/jars/*", f"{s3}/schemas/*"]),
+            ("ReadReviewDecisions", ["s3:GetObject"], [f"{s3}/review/decisions/*"]),  # c360 identity review
             ("WriteCurated", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{s3}/curated/*"]),
             ("ListOwnPrefixes", ["s3:ListBucket"], [s3],
-             {"StringLike": {"s3:prefix": ["validated/*", "curated/*", "jobs/*", "schemas/*"]}}),
+             {"StringLike": {"s3:prefix": ["validated/*", "curated/*", "jobs/*", "jars/*", "schemas/*",
+                                           "review/decisions/*"]}}),
             ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
              [self.arn("dynamodb", f"table/{self.cfg.table}")]),
             ("LedgerPendingIndex", ["dynamodb:Query"], [self.ledger_index_arn]),  # the job finds its files by it

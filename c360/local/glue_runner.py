@@ -52,6 +52,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from c360 import aws
+from c360.local import iam, iam_fs
 from c360.local.emulator_context import ACCOUNT_ID, EmulatorContext
 
 DETAIL_TYPE = "Glue Job State Change"
@@ -287,11 +288,24 @@ class GlueRunner:
             shutil.rmtree(stage, ignore_errors=True)
 
     def _execute(self, job, run, arguments, folder: Path, stage: Path) -> None:
+        creds = None
+        if self.ctx.sessions is not None:  # the job runs as its role, as on Glue
+            try:
+                creds = self.ctx.sessions.credentials(job.role, "glue.amazonaws.com", "GlueJobRunnerSession")
+            except PermissionError as e:
+                self.set_state(run, "FAILED", str(e))
+                return
         staged = self._stage(stage)
         script_loc = (job.command or {}).get("ScriptLocation", "")
         script = self._local_path(script_loc, stage)
         if script is None or not script.is_file():
             self.set_state(run, "FAILED", f"script {script_loc!r} not found in S3")
+            return
+        code = [script_loc, *(x.strip() for x in arguments.get("--extra-py-files", "").split(",") if x.strip()),
+                *(x.strip() for x in arguments.get("--extra-jars", "").split(",") if x.strip())]
+        denied = self._fetch_as_role(code, stage, creds) if creds else None
+        if denied:
+            self.set_state(run, "FAILED", denied)
             return
         py_files = [p for p in (self._local_path(x.strip(), stage)
                                 for x in arguments.get("--extra-py-files", "").split(",") if x.strip()) if p]
@@ -321,6 +335,12 @@ class GlueRunner:
         env = self.ctx.child_env()
         env.update({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
                     "SPARK_LOCAL_IP": "127.0.0.1", "C360_GLUE_LOCAL": "1"})
+        mount_scheme, hadoop = "file", {}
+        if creds:  # boto3 in the script acts as the role; Spark's S3 requests are checked as the role (iam_fs)
+            env.update(creds)
+            mount_scheme = iam_fs.SCHEME
+            hadoop = iam_fs.spark_conf(stage, self.ctx.endpoint, creds["AWS_ACCESS_KEY_ID"])
+            spark_args += ["--driver-class-path", str(iam_fs.jar(self.ctx.path("glue", "jars")))]
         timeout_s = float(run.timeout or job.timeout or 2880) * 60 / self.ctx.clock_speed
         out_path, err_path = folder / "stdout.log", folder / "stderr.log"
         stop_following = threading.Event()
@@ -339,7 +359,8 @@ class GlueRunner:
             try:
                 self._track(run, warm.proc, folder)
                 rc, timed_out = warm.run({"script": str(script), "args": argv, "env": env, "cwd": str(folder),
-                                          "mounts": {b: str(stage / b) for b in staged},
+                                          "mounts": {b: f"{mount_scheme}://{stage / b}" for b in staged},
+                                          "hadoop": hadoop,
                                           "stdout": str(out_path), "stderr": str(err_path)}, timeout_s)
             finally:
                 self._untrack(run, folder)
@@ -348,7 +369,10 @@ class GlueRunner:
             cmd = [spark_submit(), *spark_args, "--name", f"{job.name}:{run.job_run_id[:12]}",
                    "--conf", f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={folder}"]
             for bucket in staged:
-                cmd += ["--conf", f"spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback=file://{stage / bucket}"]
+                cmd += ["--conf",
+                        f"spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback={mount_scheme}://{stage / bucket}"]
+            for name, value in hadoop.items():
+                cmd += ["--conf", f"spark.hadoop.{name}={value}"]
             if py_files:
                 cmd += ["--py-files", ",".join(str(p) for p in py_files)]
             cmd += [str(script), *argv]
@@ -369,11 +393,11 @@ class GlueRunner:
         stderr = err_path.read_text(errors="replace").splitlines()
         custom = arguments.get("--continuous-log-logGroup")
         if custom:  # continuous logging into the job's own group: driver output and errors as two streams
-            self.ctx.put_logs(custom, run.job_run_id, stdout or ["(no output)"])
-            self.ctx.put_logs(custom, f"{run.job_run_id}-driver-errors", stderr or ["(no output)"])
+            self.ctx.put_logs(custom, run.job_run_id, stdout or ["(no output)"], creds)
+            self.ctx.put_logs(custom, f"{run.job_run_id}-driver-errors", stderr or ["(no output)"], creds)
         else:
-            self.ctx.put_logs("/aws-glue/jobs/output", run.job_run_id, stdout or ["(no output)"])
-            self.ctx.put_logs("/aws-glue/jobs/error", run.job_run_id, stderr or ["(no output)"])
+            self.ctx.put_logs("/aws-glue/jobs/output", run.job_run_id, stdout or ["(no output)"], creds)
+            self.ctx.put_logs("/aws-glue/jobs/error", run.job_run_id, stderr or ["(no output)"], creds)
         written = self._write_back(stage, staged)
         (folder / "result.json").write_text(json.dumps({"returncode": rc, "timed_out": timed_out, **written}))
         if getattr(run, "c360_stop_requested", False):
@@ -386,6 +410,25 @@ class GlueRunner:
             # spark-submit relays the Python traceback on stdout, the JVM's errors on stderr
             self.set_state(run, "FAILED", _error_message(stdout, rc) if _has_traceback(stdout)
                            else _error_message(stderr, rc))
+
+    def _fetch_as_role(self, locations: list[str], stage: Path, creds: dict[str, str]) -> str | None:
+        """Glue fetches the script, --extra-py-files and --extra-jars with the job's role: so does the runner (over
+        the staged copies). The run's error message when the role may not read one of them, else None."""
+        s3 = iam.role_client(self.ctx, "s3", creds)
+        for loc in locations:
+            if not loc.startswith(("s3://", "s3a://")):
+                continue
+            bucket, _, key = loc.split("://", 1)[1].partition("/")
+            try:
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                    continue  # the run's own check says it is missing
+                return f"Failed to download {loc} with the job's role: {e}"
+            target = stage / bucket / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
+        return None
 
     def _track(self, run, proc: subprocess.Popen, folder: Path) -> None:
         """The process now running `run` (a warm driver or a cold spark-submit): stoppable, named in
@@ -438,8 +481,12 @@ def _error_message(stderr: list[str], rc: int) -> str:
     """The Python exception line, as Glue's ErrorMessage shows it, else the last error-looking line."""
     starts = [i for i, line in enumerate(stderr) if line.startswith("Traceback (most recent call last)")]
     if starts:  # the line after the last traceback's frames: "module.Exception: message", whatever its name
-        for line in stderr[starts[-1] + 1:]:
+        for i, line in enumerate(stderr[starts[-1] + 1:], start=starts[-1] + 1):
             if line.strip() and not line[0].isspace() and not _LOG_LINE.match(line):
+                if line.startswith("py4j.protocol.Py4JJavaError"):  # "An error occurred while calling o84.text."
+                    causes = [c for c in stderr[i + 1:] if c.startswith(("Caused by: ", ": "))]
+                    if causes:  # the JVM's root cause: an S3 AccessDenied, a missing class
+                        return f"{line.strip()} {causes[-1].removeprefix('Caused by: ').lstrip(': ')}"[:1000]
                 return line.strip()[:1000]
     for line in reversed(stderr):
         s = line.strip()

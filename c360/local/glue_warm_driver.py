@@ -41,14 +41,17 @@ def _session():
     return SparkSession.builder.getOrCreate()
 
 
-def _mount(spark, mounts: dict[str, str], previous: set[str]) -> set[str]:
-    """Point s3://<bucket>/ and s3a://<bucket>/ at this run's staged folders (the mount table a cold run gets on its
-    command line)."""
+def _mount(spark, mounts: dict[str, str], hadoop: dict[str, str], previous: set[str]) -> set[str]:
+    """Point s3://<bucket>/ and s3a://<bucket>/ at this run's staged folders (URIs: file:// or, with IAM enforced,
+    the role-checked c360s3://) and set the run's other Hadoop settings (the mount table and settings a cold run
+    gets on its command line)."""
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     for bucket in previous - set(mounts):
         conf.unset(f"fs.viewfs.mounttable.{bucket}.linkFallback")
-    for bucket, folder in mounts.items():
-        conf.set(f"fs.viewfs.mounttable.{bucket}.linkFallback", f"file://{folder}")
+    for bucket, target in mounts.items():
+        conf.set(f"fs.viewfs.mounttable.{bucket}.linkFallback", target)
+    for name, value in hadoop.items():
+        conf.set(name, value)
     return set(mounts)
 
 
@@ -93,7 +96,7 @@ def main() -> int:
             return 0
         request = json.loads(line)
         spark = _session()  # a new one if the last script stopped it (the JVM stays warm)
-        mounted = _mount(spark, request["mounts"], mounted)
+        mounted = _mount(spark, request["mounts"], request.get("hadoop", {}), mounted)
         start = driver_log.stat().st_size
         sys.stdout.flush()
         sys.stderr.flush()

@@ -88,6 +88,13 @@ class LambdaRunner:
             "PYTHONUNBUFFERED": "1",
         })
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+        try:
+            creds = self.role_credentials(fn)
+        except PermissionError as e:  # no function code runs without its role
+            payload = json.dumps({"errorMessage": str(e), "errorType": "Runtime.InvalidRole"})
+            return Invocation(False, payload, request_id, 0.0, [str(e)])
+        if creds:
+            env.update(creds)
         code = self.code_dir(fn)
         with tempfile.TemporaryDirectory() as tmp:
             result_file = Path(tmp) / "result.json"
@@ -117,9 +124,15 @@ class LambdaRunner:
                  f"END RequestId: {request_id}",
                  f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
                  f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {getattr(fn, 'memory_size', 128)} MB"]
-        self.ctx.put_logs(group, stream, lines)
+        self.ctx.put_logs(group, stream, lines, creds)
         self._metrics(fn.function_name, ok, duration)
         return Invocation(ok, payload, request_id, duration, lines)
+
+    def role_credentials(self, fn) -> dict[str, str] | None:
+        """The function's execution role's temporary credentials (None when IAM is not enforced)."""
+        if self.ctx.sessions is None:
+            return None
+        return self.ctx.sessions.credentials(fn.role, "lambda.amazonaws.com", fn.function_name)
 
     def _metrics(self, name: str, ok: bool, duration_ms: float) -> None:
         from moto.cloudwatch import cloudwatch_backends
@@ -171,13 +184,43 @@ class LambdaRunner:
                 "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
                 "responsePayload": json.loads(result.payload),
             }
-            _deliver(destination, json.dumps(record), self.ctx.region)
+            self._deliver(fn, destination, json.dumps(record))
         dlq = getattr(fn, "c360_dead_letter_arn", None)
         if dlq:
             error = json.loads(result.payload)
-            _deliver(dlq, event if isinstance(event, str) else json.dumps(event), self.ctx.region, attributes={
+            self._deliver(fn, dlq, event if isinstance(event, str) else json.dumps(event), attributes={
                 "RequestID": result.request_id, "ErrorCode": "200",
                 "ErrorMessage": str(error.get("errorMessage", ""))[:1024]})
+
+
+    def _deliver(self, fn, arn: str, body: str, attributes: dict[str, str] | None = None) -> None:
+        """A failed event to its destination, sent with the function's role as Lambda sends it (sqs:SendMessage,
+        sns:Publish): a role without the permission loses it, as on AWS, and the emulator's log says so."""
+        try:
+            creds = self.role_credentials(fn)
+        except PermissionError as e:
+            print(f"{fn.function_name}: failed event not delivered to {arn}: {e}", flush=True)
+            return
+        if creds is None:
+            _deliver(arn, body, self.ctx.region, attributes)
+            return
+        from botocore.exceptions import ClientError
+
+        from c360.local import iam
+
+        service = arn.split(":")[2]
+        try:
+            if service == "sqs":
+                account, name = arn.split(":")[4:6]  # by its ARN, as Lambda sends: no sqs:GetQueueUrl needed
+                iam.role_client(self.ctx, "sqs", creds).send_message(
+                    QueueUrl=f"{self.ctx.endpoint}/{account}/{name}", MessageBody=body, MessageAttributes={
+                    k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()})
+            elif service == "sns":
+                iam.role_client(self.ctx, "sns", creds).publish(TopicArn=arn, Message=body)
+            else:
+                raise ValueError(f"unsupported failure destination {arn}")
+        except ClientError as e:
+            print(f"{fn.function_name}: failed event not delivered to {arn}: {e}", flush=True)
 
 
 def _deliver(arn: str, body: str, region: str, attributes: dict[str, str] | None = None) -> None:

@@ -26,6 +26,7 @@ CLOCK_PATH = "/_c360/clock"  # POST {"speed": N}: change the clock of a running 
 # POST {"s3_event_copies": [2, 3], "s3_event_max_delay_s": 3}: deliver each S3 notification 2-3 times, shuffled;
 # POST {} puts back exactly-once, in-order delivery (EmulatorContext)
 FAULTS_PATH = "/_c360/faults"
+IAM_CHECK_PATH = "/_c360/iam/check"  # POST {"session", "action", "resource", "prefix"}: Spark's S3 requests (iam_fs)
 STOP_PATH = "/_c360/stop"  # POST: stop as on SIGTERM (stack.down asks this way first, then signals)
 FROZEN_PASS = "HTTP_" + persistence.SNAPSHOT_HEADER.upper().replace("-", "_")
 
@@ -39,7 +40,7 @@ def _json_object(environ) -> dict:
     return body
 
 
-def _status_app(app, info: dict, ctx=None):
+def _status_app(app, info: dict, ctx=None, audit=None):
     def reply(start_response, status: str, payload: dict):
         body = json.dumps(payload).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -48,7 +49,7 @@ def _status_app(app, info: dict, ctx=None):
     def wsgi(environ, start_response):
         path = environ.get("PATH_INFO")
         if path == STATUS_PATH:
-            return reply(start_response, "200 OK", info)
+            return reply(start_response, "200 OK", {**info, **({"iam": audit.summary()} if audit else {})})
         if path == STOP_PATH and ctx is not None and environ.get("REQUEST_METHOD") == "POST":
             ctx.stop_requested.set()  # the main thread freezes, snapshots and exits (main)
             return reply(start_response, "202 Accepted", {"stopping": True})
@@ -75,6 +76,13 @@ def _status_app(app, info: dict, ctx=None):
                 return reply(start_response, "400 Bad Request", {"error": f"{type(e).__name__}: {e}"})
             ctx.clock_speed = info["clock_speed"] = speed  # read live by retries, alarm periods, Glue timeouts
             return reply(start_response, "200 OK", {"clock_speed": speed})
+        if path == IAM_CHECK_PATH and audit is not None and environ.get("REQUEST_METHOD") == "POST":
+            from c360.local import iam
+
+            try:
+                return reply(start_response, "200 OK", iam.check_session(audit, _json_object(environ)))
+            except (ValueError, KeyError, TypeError) as e:
+                return reply(start_response, "400 Bad Request", {"error": f"{type(e).__name__}: {e}"})
         if path == FAULTS_PATH and ctx is not None and environ.get("REQUEST_METHOD") == "POST":
             try:
                 faults = _json_object(environ)
@@ -110,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from c360.local import alarms, eventbridge, glue_runner, lambda_runner, mailbox, quicksight, rds, s3_events
+    from c360.local import alarms, eventbridge, glue_runner, iam, lambda_runner, mailbox, quicksight, rds, s3_events
 
+    audit, sessions = iam.install(ctx)  # before the rest: they act through it
+    ctx.sessions = sessions
     s3_consistency.install(ctx)
     s3_events.install(ctx)
     runner = lambda_runner.install(ctx)
@@ -127,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             "extensions": ["s3-consistency", "s3-events", "lambda", "sns-email", "eventbridge", "glue",
                            "cloudwatch-alarms", "rds-postgres", "quicksight", "persistence"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    app = _status_app(DomainDispatcherApplication(create_backend_app), info, ctx)
+    if audit is not None:
+        info["extensions"].append("iam")
+    app = _status_app(DomainDispatcherApplication(create_backend_app), info, ctx, audit)
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="c360-emulator", daemon=True)
     thread.start()
