@@ -98,7 +98,11 @@ def _put_logs_as(ctx: EmulatorContext, creds: dict[str, str], group: str, stream
         except ClientError as e:
             code = e.response["Error"]["Code"]
             if code == "ResourceNotFoundException":  # no group yet: the service creates it, with the role's rights
-                logs.create_log_group(logGroupName=group)
+                try:
+                    logs.create_log_group(logGroupName=group)
+                except ClientError as again:  # another invocation created it meanwhile
+                    if again.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                        raise
                 logs.create_log_stream(logGroupName=group, logStreamName=stream)
             elif code != "ResourceAlreadyExistsException":
                 raise

@@ -93,6 +93,17 @@ def glue(local_stack):
     iam.create_role(RoleName="glue-test", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "glue.amazonaws.com"}}]}))
+    # What these scripts do (IAM is enforced): the test bucket, the incremental test's ledger, the runs' logs
+    iam.put_role_policy(RoleName="glue-test", PolicyName="fixture", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+             "Resource": f"arn:aws:s3:::{BUCKET}/*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                           "dynamodb:Query"],
+             "Resource": "arn:aws:dynamodb:*:*:table/c360-incremental-ledger*"},
+            {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": "arn:aws:logs:*:*:log-group:/aws-glue/*"}]}))
     return aws.client("glue")
 
 

@@ -20,6 +20,12 @@ pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/test-lambda"
 
 HANDLER = (Path(__file__).parent / "fixtures" / "lambda_app.py").read_text()
+# What the fixture function does (IAM is enforced): write to out-* buckets, its logs, its failed events.
+FIXTURE_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::out-*/*"},
+    {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+     "Resource": "arn:aws:logs:*:*:log-group:/aws/lambda/*"},
+    {"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": "*"}]}
 
 
 def _ensure_role():
@@ -31,6 +37,7 @@ def _ensure_role():
         iam.create_role(RoleName="test-lambda", AssumeRolePolicyDocument=json.dumps(trust))
     except iam.exceptions.EntityAlreadyExistsException:
         pass
+    iam.put_role_policy(RoleName="test-lambda", PolicyName="fixture", PolicyDocument=json.dumps(FIXTURE_POLICY))
 
 
 def _function(name: str, env: dict | None = None, timeout: int = 30, **extra) -> str:
