@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     _step(3, total, "starting the local AWS stack")
     status = stack.up(settings)
     print(f"      {status['endpoint']} (state {status['state_dir']})")
+    iam_before = stack.status(settings).get("iam")  # the emulator's IAM decisions so far (None: not enforced)
 
     import papermill as pm
 
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in _alert_lines(alerts):
         print(f"                 {line}")
     print(f"  monitoring   50_monitoring: {monitoring_result}")
+    print(f"  IAM          {_iam_line(iam_before, stack.status(settings).get('iam'))}")
     print(f"  dashboard    {page if dashboard_ok else 'not written'}")
     print(f"  notebooks    {executed}/ ({', '.join(ran)})")
     print(f"  wall time    {time.perf_counter() - t0:.0f} s")
@@ -346,6 +348,21 @@ def _alert_kind(alert: dict) -> str:
         return state
     ended = re.search(r"ended (\w+)", alert["message"])
     return f"Glue run {ended.group(1)}" if ended else "other"
+
+
+def _iam_line(before: dict | None, after: dict | None) -> str:
+    """The requests this demo made that the emulator authorized or denied, by principal (its IAM counts' difference;
+    the denials themselves are in <state>/iam/denied.jsonl)."""
+    if not after:
+        return "not enforced (C360_IAM=off)"
+    was = (before or {}).get("by_principal", {})
+    counts = {who: {o: n - was.get(who, {}).get(o, 0) for o, n in c.items()}
+              for who, c in after["by_principal"].items()}
+    total = {o: sum(c[o] for c in counts.values()) for o in ("authorized", "denied")}
+    roles = ", ".join(f"{who} {c['authorized']:,}/{c['denied']:,}" for who, c in sorted(counts.items())
+                      if c["authorized"] or c["denied"])
+    return (f"enforced: {total['authorized']:,} requests authorized, {total['denied']:,} denied "
+            f"(authorized/denied: {roles})")
 
 
 def _alerts_line(alerts: list[dict]) -> str:

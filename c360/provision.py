@@ -275,7 +275,7 @@ class Provisioner:
              [f"{s3}/raw/*"]),
             ("WriteValidatedAndError", ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
              [f"{s3}/validated/*", f"{s3}/error/*"]),
-            ("ListOwnPrefixes", ["s3:ListBucket", "s3:ListBucketVersions"], [s3],
+            ("ListOwnPrefixes", ["s3:ListBucket"], [s3],
              {"StringLike": {"s3:prefix": ["raw/*", "validated/*", "error/*"]}}),
             ("Ledger", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
              [self.arn("dynamodb", f"table/{self.cfg.table}")]),

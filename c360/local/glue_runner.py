@@ -339,7 +339,7 @@ class GlueRunner:
         if creds:  # boto3 in the script acts as the role; Spark's S3 requests are checked as the role (iam_fs)
             env.update(creds)
             mount_scheme = iam_fs.SCHEME
-            hadoop = iam_fs.spark_conf(stage, self.ctx.endpoint, creds["AWS_ACCESS_KEY_ID"])
+            hadoop = iam_fs.spark_conf(stage, self.ctx.endpoint, creds["AWS_ACCESS_KEY_ID"], run.job_run_id)
             spark_args += ["--driver-class-path", str(iam_fs.jar(self.ctx.path("glue", "jars")))]
         timeout_s = float(run.timeout or job.timeout or 2880) * 60 / self.ctx.clock_speed
         out_path, err_path = folder / "stdout.log", folder / "stderr.log"

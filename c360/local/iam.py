@@ -16,6 +16,8 @@ What it does
   operator it does not know makes the statement not apply (fail closed) and is logged. The request's resource ARN
   and condition keys come from the request (`request_context`): the S3 object or bucket, the DynamoDB table or
   index, the Glue job, the log stream, the secret, the queue or topic, `s3:prefix`, `cloudwatch:namespace`.
+- A GET or HEAD of a missing key by a caller without s3:ListBucket on the bucket (with `s3:prefix` = the key) is
+  denied (403), as S3 does, instead of answering 404.
 - A denied request gets AWS's error: `AccessDenied` (S3, STS, SNS, SQS) or `AccessDeniedException` (DynamoDB, Glue,
   Logs, Secrets Manager, Lambda, CloudWatch), with AWS's message ("User: <arn> is not authorized to perform:
   <action> on resource: <arn> because no identity-based policy allows the <action> action").
@@ -247,6 +249,17 @@ def request_context(req, resource: str) -> tuple[str, dict[str, list[str]]]:
     return "*", context
 
 
+def _missing(object_arn: str) -> bool:
+    """True when the bucket has no object under this key (S3's 403-or-404 rule for a GET or HEAD)."""
+    from moto.s3.models import s3_backends
+
+    bucket, _, key = object_arn.removeprefix("arn:aws:s3:::").partition("/")
+    try:
+        return s3_backends[ACCOUNT_ID]["aws"].get_object(bucket, key) is None
+    except Exception:  # no such bucket: S3 says so itself
+        return False
+
+
 def _secret_arn(secret_id: str, region: str) -> str:
     if secret_id.startswith("arn:"):
         return secret_id
@@ -449,6 +462,12 @@ def install(ctx: EmulatorContext) -> tuple[Audit, Sessions] | tuple[None, None]:
         arn, context = request_context(self, resource)
         policies = [access_control.IAMPolicy(p)._policy_json for p in self._access_key.collect_policies()]
         decision = evaluate(policies, self._action, arn, context)
+        if decision.allowed and self._action in ("s3:GetObject", "s3:GetObjectVersion") and _missing(arn):
+            # S3 answers 404 for a missing key only to a caller that may list the bucket; to others, 403
+            bucket, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
+            listing = evaluate(policies, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {**context, "s3:prefix": [key]})
+            if not listing.allowed:
+                self._action, arn, decision = "s3:ListBucket", f"arn:aws:s3:::{bucket}", listing
         audit.record(principal, self._action, arn, decision)
         if decision.allowed:
             return

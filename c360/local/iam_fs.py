@@ -76,7 +76,8 @@ def jar(folder: Path) -> Path:
     return target
 
 
-def spark_conf(stage: Path, endpoint: str, session: str) -> dict[str, str]:
-    """The Hadoop settings a run needs (besides its mount table): where its buckets are staged, whom to ask, as whom."""
+def spark_conf(stage: Path, endpoint: str, session: str, run_id: str) -> dict[str, str]:
+    """The Hadoop settings a run needs (besides its mount table): where its buckets are staged, whom to ask, as whom;
+    answers are cached for the run only (a role's policy may change between two runs of one warm driver)."""
     return {"fs.c360s3.impl": CLASS, "fs.c360s3.impl.disable.cache": "true", "c360.iam.stage": str(stage),
-            "c360.iam.endpoint": endpoint, "c360.iam.session": session}
+            "c360.iam.endpoint": endpoint, "c360.iam.session": session, "c360.iam.run": run_id}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import papermill as pm
@@ -427,6 +428,273 @@ def test_50_monitoring_induces_each_failure_and_every_alert_arrives(root, provis
         assert f'ALARM: "{ENV}-{alarm}"' in out, alarm  # each alert arrived in the mailbox
     assert "ended FAILED" in out and "every alarm OK again" in out
     assert "every file routed; both alarms OK" in out and "feedback rows are in PostgreSQL" in out
+
+
+# ---------------------------------------------------------------------------------------------- IAM enforced
+# The emulator evaluates every request of the Lambda's and the job's roles (c360/local/iam.py). Each statement of
+# each role's policy is needed by a named step: without it that step fails with AccessDenied. The emulator's log of
+# denials (<state>/iam/denied.jsonl) says which request was refused.
+def _denials_file() -> Path:
+    return config.settings().state_dir / "iam" / "denied.jsonl"
+
+
+def _denials_since(offset: int, role: str) -> list[dict]:
+    path = _denials_file()
+    if not path.exists():
+        return []
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return [d for d in map(json.loads, f.read().decode().splitlines()) if f"assumed-role/{role}/" in d["principal"]]
+
+
+def _mark() -> int:
+    path = _denials_file()
+    return path.stat().st_size if path.exists() else 0
+
+
+class _Without:
+    """The role's policy without one statement while the block runs; the whole policy again afterwards."""
+
+    def __init__(self, role: str, sid: str):
+        self.iam, self.role, self.sid = aws.client("iam"), role, sid
+
+    def __enter__(self) -> dict:
+        doc = self.iam.get_role_policy(RoleName=self.role, PolicyName="least-privilege")["PolicyDocument"]
+        self.full = json.loads(doc) if isinstance(doc, str) else doc
+        statement = next(s for s in self.full["Statement"] if s["Sid"] == self.sid)
+        reduced = {**self.full, "Statement": [s for s in self.full["Statement"] if s["Sid"] != self.sid]}
+        self.iam.put_role_policy(RoleName=self.role, PolicyName="least-privilege", PolicyDocument=json.dumps(reduced))
+        return statement
+
+    def __exit__(self, *exc) -> None:
+        self.iam.put_role_policy(RoleName=self.role, PolicyName="least-privilege",
+                                 PolicyDocument=json.dumps(self.full))
+
+
+def _wait_denied(mark: int, role: str, statement: dict) -> list[dict]:
+    """The emulator's denials of the role since `mark` for the statement's actions (waits for the first)."""
+    actions = {a.lower() for a in statement["Action"]}
+    return wait(lambda: [d for d in _denials_since(mark, role) if d["action"].lower() in actions], timeout=60)
+
+
+def _wait_run(job: str, run_id: str) -> dict:
+    glue = aws.client("glue")
+
+    def ended():
+        run = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]
+        return run if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") else None
+    return wait(ended, timeout=420, every=2)
+
+
+def _function_log_since(start_ms: int) -> str:
+    logs = aws.client("logs")
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{ENV}-validate", startTime=start_ms)["events"]
+    return "\n".join(e["message"] for e in events)
+
+
+def _glue_idle() -> bool:
+    runs = aws.client("glue").get_job_runs(JobName=f"{ENV}-customer360-etl")["JobRuns"]
+    return all(r["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") for r in runs)
+
+
+def _upload(sid: str) -> str:
+    key = f"raw/customer_details/iam-{sid.lower()}-{int(time.time() * 1000)}.xml"
+    aws.client("s3").put_object(Bucket=BUCKET, Key=key,
+                                Body=(Path(__file__).parent / "fixtures" / "unsure_pairs.xml").read_bytes())
+    return key
+
+
+def _lambda_step(sid: str, outputs: dict) -> tuple[str, str]:
+    """Run the pipeline step that needs the Lambda role's statement `sid`; (step, the failure as seen)."""
+    lam = aws.client("lambda")
+    if sid == "LedgerPendingIndex":  # EventBridge's "run SUCCEEDED" event: the Lambda looks for late files
+        run = aws.client("glue").get_job_runs(JobName=f"{ENV}-customer360-etl")["JobRuns"][0]
+        event = {"source": "aws.glue", "detail-type": "Glue Job State Change",
+                 "detail": {"state": "SUCCEEDED", "jobName": f"{ENV}-customer360-etl", "jobRunId": run["Id"]}}
+        resp = lam.invoke(FunctionName=outputs["function_name"], Payload=json.dumps(event))
+        return "after a job run: the look for late files (Query on the ledger's index)", resp["Payload"].read().decode()
+    start_ms = int(time.time() * 1000) - 1000
+    sqs = aws.client("sqs")
+    if sid == "DeadLetters":  # an event the handler cannot read fails three times, then goes to the DLQ
+        sqs.purge_queue(QueueUrl=outputs["dlq_url"])
+        lam.invoke(FunctionName=outputs["function_name"], InvocationType="Event", Payload=b'{"Records": [{}]}')
+        step = "a failed event to the dead-letter queue (sqs:SendMessage, by Lambda as the role)"
+    else:
+        _upload(sid)
+        step = {"Logs": "the function's log lines (CloudWatch Logs)",
+                "ReadAndMoveRaw": "validate: read the raw file (HEAD, GET of its version)",
+                "WriteValidatedAndError": "route: copy to validated/",
+                "ListOwnPrefixes": "route: is the copy in validated/ already? (HEAD of a missing key: 404 needs "
+                                   "s3:ListBucket, else 403)",
+                "Ledger": "validate: the file's ledger item (GetItem)",
+                "StartGlue": "a valid file starts the Glue job (StartJobRun)",
+                "Metrics": "the FilesValidated metric (PutMetricData)"}[sid]
+    return step, start_ms
+
+
+def _lambda_failure(sid: str, outputs: dict, start_ms) -> str:
+    if sid == "Logs":  # the invocation's lines never reach CloudWatch Logs
+        time.sleep(3)
+        text = _function_log_since(start_ms)
+        assert text == "", text
+        return "no log line reached /aws/lambda (the emulator's log: logs:CreateLogStream denied)"
+    if sid == "DeadLetters":
+        time.sleep(3)
+        got = aws.client("sqs").receive_message(QueueUrl=outputs["dlq_url"], WaitTimeSeconds=1).get("Messages", [])
+        assert got == [], got
+        return "the failed event never reached the dead-letter queue (sqs:SendMessage denied)"
+    # S3 answers a HEAD it refuses with a bare 403 ("An error occurred (403) when calling the HeadObject
+    # operation: Forbidden"), every other refusal with AccessDenied / AccessDeniedException
+    def refused(line: str) -> bool:
+        return "AccessDenied" in line or "(403)" in line
+
+    def first_refusal() -> str | None:
+        return next((line for line in _function_log_since(start_ms).splitlines() if refused(line)), None)
+
+    return wait(first_refusal, timeout=60)
+
+
+LAMBDA_STATEMENTS = ("Logs", "ReadAndMoveRaw", "WriteValidatedAndError", "ListOwnPrefixes", "Ledger",
+                     "LedgerPendingIndex", "StartGlue", "DeadLetters", "Metrics")
+
+
+def test_every_statement_of_the_lambda_role_is_needed_by_a_named_step(provisioned, capsys):
+    """Removing any one statement of the Lambda role's policy makes a named step fail with AccessDenied."""
+    _, _, outputs = provisioned
+    role = f"{ENV}-lambda-validate"
+    assert [s["Sid"] for s in outputs["policies"][role]["Statement"]] == list(LAMBDA_STATEMENTS)  # each one below
+    wait(_glue_idle, timeout=420, every=2)
+    report = []
+    for sid in LAMBDA_STATEMENTS:
+        mark = _mark()
+        with _Without(role, sid) as statement:
+            step, start = _lambda_step(sid, outputs)
+            denied = _wait_denied(mark, role, statement)
+            if sid == "LedgerPendingIndex":
+                seen = start
+                assert "AccessDeniedException" in seen and "dynamodb:Query" in seen, seen
+            else:
+                seen = _lambda_failure(sid, outputs, start)
+        report.append(f"{role} {sid:24} {denied[0]['action']:26} -> {step}: {seen[:160]}")
+    with capsys.disabled():
+        print("\n" + "\n".join(report))
+    wait(_glue_idle, timeout=420, every=2)
+
+
+def test_requests_outside_the_roles_grants_are_denied(provisioned):
+    """Each role, acting through the emulator with its own credentials, is refused what sits next to its grants."""
+    from botocore.exceptions import ClientError
+
+    sts = aws.client("sts")
+
+    def as_role(name: str, service: str):
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::123456789012:role/{ENV}-{name}",
+                                RoleSessionName="iam-test")["Credentials"]
+        return aws.client(service, aws_access_key_id=creds["AccessKeyId"],
+                          aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+    def denied(call, code: str) -> str:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] == code, e.value.response["Error"]
+        return e.value.response["Error"]["Message"]
+
+    s3 = as_role("lambda-validate", "s3")
+    s3.put_object(Bucket=BUCKET, Key="validated/iam-probe.txt", Body=b"x")  # what it may do, it can
+    message = denied(lambda: s3.put_object(Bucket=BUCKET, Key="curated/iam-probe.txt", Body=b"x"), "AccessDenied")
+    assert f"assumed-role/{ENV}-lambda-validate/iam-test" in message and "s3:PutObject" in message
+    denied(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix="curated/"), "AccessDenied")
+    denied(lambda: as_role("lambda-validate", "dynamodb").scan(TableName="Customer360_table"),
+           "AccessDeniedException")
+    denied(lambda: as_role("lambda-validate", "secretsmanager").get_secret_value(SecretId=f"{ENV}-rds-master"),
+           "AccessDeniedException")
+
+    s3 = as_role("glue-etl", "s3")
+    s3.get_object(Bucket=BUCKET, Key="validated/iam-probe.txt")
+    raw = _keys("raw/") or [_upload("probe")]
+    message = denied(lambda: s3.delete_object(Bucket=BUCKET, Key=raw[0]), "AccessDenied")  # the job deleting raw/
+    assert "s3:DeleteObject" in message
+    denied(lambda: s3.put_object(Bucket=BUCKET, Key="validated/iam-probe.txt", Body=b"y"), "AccessDenied")
+    denied(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix="raw/"), "AccessDenied")
+    ddb = as_role("glue-etl", "dynamodb")
+    aws.client("dynamodb").create_table(TableName="iam-other-table", BillingMode="PAY_PER_REQUEST",
+                                        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                                        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    denied(lambda: ddb.get_item(TableName="iam-other-table", Key={"k": {"S": "1"}}), "AccessDeniedException")
+    denied(lambda: as_role("lambda-validate", "dynamodb").get_item(TableName="iam-other-table",
+                                                                   Key={"k": {"S": "1"}}), "AccessDeniedException")
+    denied(lambda: as_role("glue-etl", "cloudwatch").put_metric_data(
+        Namespace="AWS/Glue", MetricData=[{"MetricName": "x", "Value": 1}]), "AccessDeniedException")
+    denied(lambda: as_role("glue-etl", "glue").start_job_run(JobName=f"{ENV}-customer360-etl"),
+           "AccessDeniedException")
+    aws.client("dynamodb").delete_table(TableName="iam-other-table")
+    aws.client("s3").delete_object(Bucket=BUCKET, Key="validated/iam-probe.txt")
+
+
+GLUE_STATEMENTS = ("ReadInputsAndCode", "ReadReviewDecisions", "WriteCurated", "ListOwnPrefixes", "Ledger",
+                   "LedgerPendingIndex", "DatabaseSecret", "Logs", "Metrics")
+GLUE_STEPS = {
+    "ReadInputsAndCode": "Glue fetches the script, --extra-py-files and --extra-jars (jobs/, jars/)",
+    "ReadReviewDecisions": "probabilistic: the reviewers' decisions (review/decisions/)",
+    "WriteCurated": "the incremental state and curated/ tables",
+    "ListOwnPrefixes": "Spark lists the rules (schemas/) and inputs",
+    "Ledger": "the ledger items of the run's files (complete_ledger)",
+    "LedgerPendingIndex": "the run's files: Query on the ledger's index",
+    "DatabaseSecret": "the load into PostgreSQL: the database secret",
+    "Logs": "the run's continuous logs (CloudWatch Logs)",
+    "Metrics": "the DqFailurePercent metric",
+}
+
+
+@pytest.mark.reliability
+def test_every_statement_of_the_glue_role_is_needed_by_a_named_step(provisioned, capsys):
+    """Removing any one statement of the job role's policy makes a named step of a real run fail with AccessDenied;
+    with the whole policy back, the next run completes every file left pending meanwhile."""
+    _, _, outputs = provisioned
+    role, job = f"{ENV}-glue-etl", f"{ENV}-customer360-etl"
+    glue, logs = aws.client("glue"), aws.client("logs")
+    assert [s["Sid"] for s in outputs["policies"][role]["Statement"]] == list(GLUE_STATEMENTS)
+    wait(_glue_idle, timeout=420, every=2)
+    from c360 import review
+
+    review.decide(BUCKET, "IAM-A", "IAM-B", "reject", reviewer="iam-test")  # a decision for the job to read
+    report = []
+    for sid in GLUE_STATEMENTS:
+        mark = _mark()
+        with _Without(role, sid) as statement:
+            _wait_moved(_upload(sid))  # a new file, so every step of a run has work
+            wait(_glue_idle, timeout=420, every=2)  # the Lambda's own start of the job (it fails the same way)
+            arguments = {"--identity": "probabilistic"} if sid == "ReadReviewDecisions" else {}
+            run_id = glue.start_job_run(JobName=job, Arguments=arguments)["JobRunId"]
+            run = _wait_run(job, run_id)
+            denied = _wait_denied(mark, role, statement)
+            if sid == "Logs":  # the run itself succeeds; its log lines are lost
+                assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+                streams = logs.describe_log_streams(logGroupName=f"/aws-glue/jobs/{job}",
+                                                    logStreamNamePrefix=run_id)["logStreams"]
+                assert streams == [], streams
+                seen = "the run SUCCEEDED, no log stream reached its log group"
+            else:
+                assert run["JobRunState"] == "FAILED", run
+                seen = run["ErrorMessage"]
+                assert "AccessDenied" in seen, seen
+        report.append(f"{role} {sid:20} {denied[0]['action']:30} -> {GLUE_STEPS[sid]}: {seen[:200]}")
+    with capsys.disabled():
+        print("\n" + "\n".join(report))
+    wait(_glue_idle, timeout=420, every=2)
+    run = _wait_run(job, glue.start_job_run(JobName=job)["JobRunId"])  # the whole policy: pending files complete
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert not _ledger_pending()
+
+
+def _wait_moved(key: str) -> None:
+    wait(lambda: (_ledger(key) or {}).get("moved"), timeout=60)
+
+
+def _ledger_pending() -> list[dict]:
+    table = aws.resource("dynamodb").Table("Customer360_table")
+    return [i for i in table.scan()["Items"] if i.get("status") == "PENDING" and i["source_key"].startswith(
+        "raw/customer_details/iam-")]
 
 
 def test_teardown_leaves_nothing(root, provisioned):

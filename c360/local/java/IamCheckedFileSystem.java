@@ -30,11 +30,12 @@ public class IamCheckedFileSystem extends RawLocalFileSystem {
     public static final String SCHEME = "c360s3";
     private static final ThreadLocal<int[]> DEPTH = ThreadLocal.withInitial(() -> new int[1]);
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
-    // One answer per (session, action, resource, prefix): a run asks the same question many times.
+    // One answer per (run, session, action, resource, prefix): a run asks the same question many times.
     private static final ConcurrentHashMap<String, String> ANSWERS = new ConcurrentHashMap<>();
     private String stage;
     private String endpoint;
     private String session;
+    private String run;
 
     @Override
     public void initialize(URI uri, Configuration conf) throws IOException {
@@ -42,6 +43,7 @@ public class IamCheckedFileSystem extends RawLocalFileSystem {
         stage = new File(require(conf, "c360.iam.stage")).getAbsolutePath();
         endpoint = require(conf, "c360.iam.endpoint");
         session = require(conf, "c360.iam.session");
+        run = conf.get("c360.iam.run", "");  // answers are kept per run: a policy may change between runs
     }
 
     private static String require(Configuration conf, String name) throws IOException {
@@ -297,7 +299,7 @@ public class IamCheckedFileSystem extends RawLocalFileSystem {
             throws IOException {
         String bucket = bucket(f);
         String resource = "arn:aws:s3:::" + bucket + (objectKey == null ? "" : "/" + objectKey);
-        String question = session + "\n" + action + "\n" + resource + "\n" + (prefix == null ? "" : prefix);
+        String question = run + "\n" + session + "\n" + action + "\n" + resource + "\n" + (prefix == null ? "" : prefix);
         String denied = ANSWERS.get(question);
         if (denied == null) {
             denied = ask(action, resource, prefix);
