@@ -11,8 +11,8 @@ from pathlib import Path
 
 JAVA_MAJOR_SUPPORTED = (17, 21)  # Spark 4.1 runs on Java 17 and 21; Glue 6.0 uses 17
 JAVA_HELP = (
-    "Spark 4.1 (what Glue 6.0 runs) needs a Java 17 runtime.\n"
-    "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless\n"
+    "Spark 4.1 (what Glue 6.0 runs) needs Java 17, and the local Glue runner its javac (a JDK).\n"
+    "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jdk-headless\n"
     "  macOS:         brew install openjdk@17\n"
     "or point JAVA_HOME at an existing JDK 17."
 )
@@ -40,7 +40,13 @@ def java_version() -> tuple[int | None, str]:
 def check_java() -> tuple[bool, str]:
     major, said = java_version()
     if major in JAVA_MAJOR_SUPPORTED:
-        return True, f"Java {major}: {said}"
+        from c360.local import iam_fs
+
+        try:
+            iam_fs.javac()
+        except FileNotFoundError as e:  # the local Glue runner compiles its IAM-checked S3 view for Spark
+            return False, f"Java {major} but no javac: {e}"
+        return True, f"Java {major} (JDK): {said}"
     return False, f"Java 17 is missing or unsupported ({said}).\n{JAVA_HELP}"
 
 

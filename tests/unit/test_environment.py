@@ -26,7 +26,7 @@ def test_java_8_is_refused_with_instructions(monkeypatch, tmp_path):
     monkeypatch.setenv("JAVA_HOME", str(_fake_java(tmp_path, 'java version "1.8.0_402"')))
     assert environment.java_version()[0] == 8
     ok, said = environment.check_java()
-    assert not ok and "openjdk-17-jre-headless" in said
+    assert not ok and "openjdk-17-jdk-headless" in said
 
 
 def test_missing_java_is_explained(monkeypatch, tmp_path):
