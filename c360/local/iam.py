@@ -220,7 +220,7 @@ def request_context(req, resource: str) -> tuple[str, dict[str, list[str]]]:
     context = {"aws:PrincipalArn": [req._access_key.arn], "aws:SecureTransport": ["false"]}
     if service == "s3":
         if action in ("ListBucket", "ListBucketVersions", "ListBucketMultipartUploads"):
-            context["s3:prefix"] = [unquote(str(p.get("prefix", "")))]
+            context["s3:prefix"] = [str(p.get("prefix", ""))]
         return resource, context
     if service == "cloudwatch":
         if "Namespace" in p:
