@@ -363,6 +363,10 @@ def _cmd_local(args: argparse.Namespace) -> int:
         print(f"  postgres   {name}: {dsn}")
     if result["running"]:
         print(f"  runs       moto server + extensions: {', '.join(result['extensions'])}")
+        iam = result.get("iam")
+        said = (f"enforced: {iam['authorized']:,} requests authorized, {iam['denied']:,} denied (denials: "
+                f"{result['state_dir']}/iam/denied.jsonl)") if iam else "not enforced (C360_IAM=off)"
+        print(f"  iam        {said}")
         print("  use it     export AWS_ENDPOINT_URL=" + result["endpoint"] + "  (the workbench does this by itself)")
     return 0
 

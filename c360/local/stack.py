@@ -110,6 +110,7 @@ def status(s: config.Settings | None = None) -> dict:
         "postgres": _postgres_dsns(s),
         "extensions": info.get("extensions", []) if running else [],
         "clock_speed": info.get("clock_speed") if running else None,
+        "iam": info.get("iam") if running else None,  # requests authorized / denied per principal (None: not enforced)
     }
     if info and not running:
         result["conflict"] = f"port {port} is served by an emulator with state {info.get('state_dir')}"
