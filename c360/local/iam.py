@@ -157,7 +157,10 @@ def conditions_hold(condition: dict, context: dict[str, list[str]]):
                 continue
             test = _OPERATORS.get(operator)
             if test is None or set_op not in ("", "ForAnyValue", "ForAllValues"):
-                UNKNOWN_OPERATORS.add(raw_operator)
+                if raw_operator not in UNKNOWN_OPERATORS:  # the docstring's promise: said once per operator
+                    UNKNOWN_OPERATORS.add(raw_operator)
+                    print(f"iam: condition operator {raw_operator} is not supported here: its statement does not "
+                          "apply", flush=True)
                 yield False
                 continue
             if have is None:
