@@ -47,7 +47,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -305,14 +305,31 @@ class Audit:
         return {"enforced": True, **total, "by_principal": by_principal}
 
 
+def decide(access_key, action: str, resource: str, context: dict[str, list[str]],
+           missing: Callable[[str], bool] = lambda arn: False) -> tuple[str, str, Decision]:
+    """The decision on one request of `access_key` (moto's): (action, resource, decision). With `missing`, S3's GET
+    or HEAD of a missing key is decided as the s3:ListBucket it then needs (404 for a caller that may list the
+    bucket; for others, 403). Shared by API requests and Spark's (check_session)."""
+    from moto.iam.access_control import IAMPolicy
+
+    policies = [IAMPolicy(p)._policy_json for p in access_key.collect_policies()]
+    decision = evaluate(policies, action, resource, context)
+    if decision.allowed and action in ("s3:GetObject", "s3:GetObjectVersion") and missing(resource):
+        bucket, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")
+        listing = evaluate(policies, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {**context, "s3:prefix": [key]})
+        if not listing.allowed:
+            return "s3:ListBucket", f"arn:aws:s3:::{bucket}", listing
+    return action, resource, decision
+
+
 def check_session(audit: Audit, body: dict) -> dict:
     """POST /_c360/iam/check: may the role session with access key `session` do `action` on `resource` (with
     `prefix` as s3:prefix)? Asked by IamCheckedFileSystem for Spark's S3 requests in a local Glue run; counted and
     logged as any request. {"allowed": true} or {"allowed": false, "message": AWS's message}."""
-    from moto.iam.access_control import AssumedRoleAccessKey, IAMPolicy
+    from moto.iam.access_control import AssumedRoleAccessKey
     from moto.sts.models import sts_backends
 
-    key_id, action, resource = str(body["session"]), str(body["action"]), str(body["resource"])
+    key_id = str(body["session"])
     role = sts_backends[ACCOUNT_ID]["aws"].get_assumed_role_from_access_key(key_id)
     if role is None:
         raise ValueError(f"no role session has the access key {key_id!r}")
@@ -320,7 +337,9 @@ def check_session(audit: Audit, body: dict) -> dict:
     context = {"aws:PrincipalArn": [key.arn], "aws:SecureTransport": ["false"]}
     if body.get("prefix") is not None:
         context["s3:prefix"] = [str(body["prefix"])]
-    decision = evaluate([IAMPolicy(p)._policy_json for p in key.collect_policies()], action, resource, context)
+    # a Spark request is on the run's staged copy, not moto's: IamCheckedFileSystem asks for a missing path's
+    # s3:ListBucket itself
+    action, resource, decision = decide(key, str(body["action"]), str(body["resource"]), context)
     audit.record(key.arn, action, resource, decision)
     if decision.allowed:
         return {"allowed": True}
@@ -463,14 +482,7 @@ def install(ctx: EmulatorContext) -> tuple[Audit, Sessions] | tuple[None, None]:
             audit.record(principal, self._action, resource, Decision(True, "admin"))
             return
         arn, context = request_context(self, resource)
-        policies = [access_control.IAMPolicy(p)._policy_json for p in self._access_key.collect_policies()]
-        decision = evaluate(policies, self._action, arn, context)
-        if decision.allowed and self._action in ("s3:GetObject", "s3:GetObjectVersion") and _missing(arn):
-            # S3 answers 404 for a missing key only to a caller that may list the bucket; to others, 403
-            bucket, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
-            listing = evaluate(policies, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {**context, "s3:prefix": [key]})
-            if not listing.allowed:
-                self._action, arn, decision = "s3:ListBucket", f"arn:aws:s3:::{bucket}", listing
+        self._action, arn, decision = decide(self._access_key, self._action, arn, context, _missing)
         audit.record(principal, self._action, arn, decision)
         if decision.allowed:
             return

@@ -3,12 +3,13 @@ each role may do what its steps need and nothing next to it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from c360 import config
-from c360.local.iam import _trusts, evaluate
+from c360.local.iam import _trusts, decide, evaluate
 from c360.provision import ProvisionConfig, Provisioner
 
 BUCKET = "arn:aws:s3:::lake"
@@ -43,6 +44,29 @@ def test_s3_prefix_condition_narrows_a_listing():
     assert not evaluate(policy, "s3:ListBucket", BUCKET, {"s3:prefix": ["raw/"]})
     assert not evaluate(policy, "s3:ListBucket", BUCKET, {"s3:prefix": [""]})  # the whole bucket
     assert not evaluate(policy, "s3:ListBucket", BUCKET, {})  # a missing key fails a positive operator
+
+
+class _Key:
+    """A role session's key as moto hands it to the evaluator: its policies as documents."""
+
+    def __init__(self, *statements):
+        self.statements = statements
+
+    def collect_policies(self) -> list[str]:
+        return [json.dumps(p) for p in _allow(*self.statements)]
+
+
+def test_a_get_of_a_missing_key_needs_list_bucket_else_it_is_decided_as_list_bucket():
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/validated/*"}
+    listing = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET,
+               "Condition": {"StringLike": {"s3:prefix": ["validated/*"]}}}
+    gone = f"{BUCKET}/validated/gone.json"
+    action, resource, decision = decide(_Key(read), "s3:GetObject", gone, {}, missing=lambda arn: True)
+    assert (action, resource, decision.allowed) == ("s3:ListBucket", BUCKET, False)  # S3's 403, not 404
+    action, _, decision = decide(_Key(read, listing), "s3:GetObject", gone, {}, missing=lambda arn: True)
+    assert (action, decision.allowed) == ("s3:GetObject", True)  # the caller may list: S3 says 404
+    action, _, decision = decide(_Key(read), "s3:GetObject", gone, {})  # Spark's requests: no such rule
+    assert (action, decision.allowed) == ("s3:GetObject", True)
 
 
 def test_explicit_deny_wins_over_any_allow_and_reports_its_statement():
