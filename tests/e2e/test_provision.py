@@ -492,6 +492,17 @@ def _function_log_since(start_ms: int) -> str:
     return "\n".join(e["message"] for e in events)
 
 
+def _glue_output(run_id: str, lines: int = 40) -> str:
+    """The last lines of a run's driver output and errors (the job's continuous log group), for a failure's message."""
+    group, logs = f"/aws-glue/jobs/{ENV}-customer360-etl", aws.client("logs")
+    try:
+        events = [e for stream in (run_id, f"{run_id}-driver-errors")
+                  for e in logs.get_log_events(logGroupName=group, logStreamName=stream)["events"][-lines:]]
+    except Exception as e:  # noqa: BLE001 - a diagnostic: say why it is missing
+        return f"(no output: {e})"
+    return "\n".join(e["message"] for e in events)
+
+
 def _glue_idle() -> bool:
     runs = aws.client("glue").get_job_runs(JobName=f"{ENV}-customer360-etl")["JobRuns"]
     return all(r["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") for r in runs)
@@ -680,7 +691,12 @@ def test_every_statement_of_the_glue_role_is_needed_by_a_named_step(provisioned,
             arguments = {"--identity": "probabilistic"} if sid == "ReadReviewDecisions" else {}
             run_id = glue.start_job_run(JobName=job, Arguments=arguments)["JobRunId"]
             run = _wait_run(job, run_id)
-            denied = _wait_denied(mark, role, statement)
+            try:
+                denied = _wait_denied(mark, role, statement)
+            except AssertionError:
+                raise AssertionError(f"without {sid}: no denial of {statement['Action']} since the mark; the run "
+                                     f"{run_id} {run['JobRunState']}: {run.get('ErrorMessage')}\n"
+                                     f"its output:\n{_glue_output(run_id)}") from None
             if sid == "Logs":  # the run itself succeeds; its log lines are lost
                 assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
                 streams = logs.describe_log_streams(logGroupName=f"/aws-glue/jobs/{job}",
