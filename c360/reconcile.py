@@ -71,7 +71,7 @@ def reconcile(settings: config.Settings, outputs: dict, wait_s: float = 1800, pr
     ledger = shipped.lambda_module("ledger")
     deadline = time.monotonic() + wait_s
     while True:
-        pending = ledger.pending_items(table)  # VALID, moved and PENDING
+        pending = ledger.pending_items(table, bucket=outputs["bucket"])  # VALID, moved and PENDING: this env's files
         summary["pending"] = len(pending)
         if not pending:
             return summary

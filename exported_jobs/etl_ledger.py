@@ -33,13 +33,20 @@ def _protocol():
 def pending_files(table, input_root: str) -> list[InputFile]:
     """The PENDING files (VALID, in validated/), oldest first, by one Query on the ledger's index: what an incremental
     run takes besides the files its state holds, and what tells a run whether files arrived while it ran."""
-    return files_from_ledger(_protocol().pending_items(table), input_root)
+    return files_from_ledger(_protocol().pending_items(table, bucket=input_bucket(input_root)), input_root)
 
 
 def valid_files(table, input_root: str) -> list[InputFile]:
     """Every VALID file in validated/ whatever its status, oldest first, by one Query per status on the index: what a
     run that recomputes everything reads (the default run, a full refresh)."""
-    return files_from_ledger(_protocol().valid_items(table), input_root)
+    return files_from_ledger(_protocol().valid_items(table, bucket=input_bucket(input_root)), input_root)
+
+
+def input_bucket(input_root: str) -> str | None:
+    """The bucket of an s3:// input root: a run takes only the ledger items of that bucket's files, since two
+    pipelines (two envs in one account) may share the table. None for a folder (every item)."""
+    scheme, sep, rest = input_root.partition("://")
+    return rest.split("/", 1)[0] or None if sep and scheme in ("s3", "s3a") else None
 
 
 def files_from_ledger(items: list[dict], input_root: str) -> list[InputFile]:

@@ -135,9 +135,11 @@ def _not_found(e: ClientError) -> bool:
 class Router:
     """Everything one invocation does for one object version. Clients and configuration come from the handler."""
 
-    def __init__(self, s3, table, glue, cloudwatch, job_name: str, namespace: str, request_id: str = ""):
+    def __init__(self, s3, table, glue, cloudwatch, job_name: str, namespace: str, request_id: str = "",
+                 bucket: str | None = None):
         self.s3, self.table, self.glue, self.cw = s3, table, glue, cloudwatch
         self.job_name, self.namespace, self.request_id = job_name, namespace, request_id
+        self.bucket = bucket  # the pipeline's bucket: the ledger table may hold another pipeline's files too
 
     def process(self, bucket: str, key: str, version: str | None, event_time: str | None = None) -> dict:
         rid = record_id(bucket, key, version)
@@ -302,7 +304,7 @@ class Router:
             return {"result": "ignored"}
         began = self.glue.get_job_run(JobName=self.job_name, RunId=detail["jobRunId"])["JobRun"]["StartedOn"]
         late, stale = [], []
-        for item in ledger.pending_items(self.table, valid_only=False):
+        for item in ledger.pending_items(self.table, valid_only=False, bucket=self.bucket):
             at = datetime.fromisoformat(str(item.get("validated_at") or EPOCH).replace("Z", "+00:00"))
             if at >= began and not item.get("moved"):  # the index follows the table by a moment: ask the table
                 item = self.table.get_item(Key={ledger.KEY: item[ledger.KEY]}, ConsistentRead=True).get("Item")
@@ -341,7 +343,7 @@ def lambda_handler(event: dict, context) -> dict:
     router = Router(boto3.client("s3"), boto3.resource("dynamodb").Table(os.environ["LEDGER_TABLE"]),
                     boto3.client("glue"), boto3.client("cloudwatch"), os.environ.get("GLUE_JOB_NAME", ""),
                     os.environ.get("METRICS_NAMESPACE", NAMESPACE_DEFAULT),
-                    getattr(context, "aws_request_id", ""))
+                    getattr(context, "aws_request_id", ""), os.environ.get("BUCKET") or None)
     if event.get("source") == "aws.glue" and event.get("detail-type") == "Glue Job State Change":
         return router.after_run(event.get("detail", {}))
     results = []

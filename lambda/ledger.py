@@ -57,14 +57,23 @@ def _pages(call, **kwargs) -> list[dict]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def items_with_status(table, status: str, valid_only: bool = True, page_size: int | None = None) -> list[dict]:
+def items_with_status(table, status: str, valid_only: bool = True, page_size: int | None = None,
+                      bucket: str | None = None) -> list[dict]:
     """The items in `status`, oldest first (received_at), by a Query on the index; `valid_only`: only those VALID
-    and moved (their copy is in validated/)."""
+    and moved (their copy is in validated/); `bucket`: only the files of that bucket (two pipelines, e.g. two envs
+    in one account, may share the table)."""
     kwargs = {"IndexName": INDEX_NAME, "KeyConditionExpression": "#s = :s",
               "ExpressionAttributeNames": {"#s": INDEX_KEYS[0]}, "ExpressionAttributeValues": {":s": status}}
+    filters = []
     if valid_only:
-        kwargs["FilterExpression"] = "validation_status = :v AND moved = :t"
+        filters.append("validation_status = :v AND moved = :t")
         kwargs["ExpressionAttributeValues"].update({":v": VALID, ":t": True})
+    if bucket:
+        filters.append("#b = :b")
+        kwargs["ExpressionAttributeNames"]["#b"] = "bucket"
+        kwargs["ExpressionAttributeValues"][":b"] = bucket
+    if filters:
+        kwargs["FilterExpression"] = " AND ".join(filters)
     if page_size:
         kwargs["Limit"] = page_size
     try:
@@ -78,16 +87,17 @@ def items_with_status(table, status: str, valid_only: bool = True, page_size: in
         raise
 
 
-def pending_items(table, valid_only: bool = True, page_size: int | None = None) -> list[dict]:
-    """The PENDING items, oldest first: with `valid_only` those VALID and moved, which the Glue job's next run
-    takes; without it, every PENDING item (also one whose move is not marked yet)."""
-    return items_with_status(table, PENDING, valid_only, page_size)
+def pending_items(table, valid_only: bool = True, page_size: int | None = None,
+                  bucket: str | None = None) -> list[dict]:
+    """The PENDING items (of `bucket`'s files, if given), oldest first: with `valid_only` those VALID and moved,
+    which the Glue job's next run takes; without it, every PENDING item (also one whose move is not marked yet)."""
+    return items_with_status(table, PENDING, valid_only, page_size, bucket)
 
 
-def valid_items(table, page_size: int | None = None) -> list[dict]:
-    """Every VALID, moved item whatever its status (one Query per status), oldest first: the files the Glue job
-    recomputes the golden table from."""
-    items = [i for status in STATUSES for i in items_with_status(table, status, True, page_size)]
+def valid_items(table, page_size: int | None = None, bucket: str | None = None) -> list[dict]:
+    """Every VALID, moved item (of `bucket`'s files, if given) whatever its status (one Query per status), oldest
+    first: the files the Glue job recomputes the golden table from."""
+    items = [i for status in STATUSES for i in items_with_status(table, status, True, page_size, bucket)]
     return sorted(items, key=lambda i: (str(i.get(INDEX_KEYS[1]) or ""), str(i[KEY])))
 
 

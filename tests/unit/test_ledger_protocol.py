@@ -61,6 +61,20 @@ def test_pending_items_follows_every_page_even_an_empty_one(ledger):
     assert "FilterExpression" not in every.requests[0] and "Limit" not in every.requests[0]
 
 
+def test_a_bucket_narrows_every_reader_to_that_buckets_files(ledger):
+    """Two pipelines (two envs in one account) may share the table: each reads only its own bucket's items."""
+    table = Pages({"Items": []}, {"Items": []}, *[{"Items": []}] * 3)
+    ledger.pending_items(table, valid_only=False, bucket="lake-a")
+    ledger.pending_items(table, bucket="lake-a")
+    ledger.valid_items(table, bucket="lake-a")
+    for request in table.requests:
+        assert request["ExpressionAttributeNames"]["#b"] == "bucket"  # a reserved word: always by its name
+        assert request["ExpressionAttributeValues"][":b"] == "lake-a"
+    assert [r["FilterExpression"] for r in table.requests[:2]] == [
+        "#b = :b", "validation_status = :v AND moved = :t AND #b = :b"]
+    assert len(table.requests) == 5  # valid_items: one Query per status
+
+
 def test_a_table_without_the_index_says_to_provision(ledger):
     for code, message in [("ValidationException", "The table does not have the specified index: status-received_at"),
                           ("ResourceNotFoundException", "Invalid index: status-received_at for table: t")]:  # moto
