@@ -28,8 +28,8 @@ def _items() -> list[dict]:
     for n in range(40):
         status, verdict, moved = kinds[n % len(kinds)]
         received = BEGAN + timedelta(minutes=n - 20)  # half before the run began, half after
-        item = {"record_id": f"s3://lake/raw/feedback/f{99 - n:02d}.csv?versionId=v{n}", "status": status,
-                "validation_status": verdict, "received_at": _iso(received),
+        item = {"record_id": f"s3://lake/raw/feedback/f{99 - n:02d}.csv?versionId=v{n}", "bucket": "lake",
+                "status": status, "validation_status": verdict, "received_at": _iso(received),
                 "validated_at": _iso(received + timedelta(seconds=5)), "destination": f"validated/feedback/f{n}.csv"}
         if moved:
             item["moved"] = True
@@ -135,6 +135,37 @@ def test_after_run_finds_late_files_by_the_index_and_asks_the_table_when_it_lags
     assert result == {"result": "started", "pending": len(late), "glue": "jr_after_run"} and glue.started
     assert "pending_before_run" in capsys.readouterr().out  # the older PENDING files are only reported
     assert router.after_run({"state": "FAILED", "jobName": "the-job", "jobRunId": "jr_1"}) == {"result": "ignored"}
+
+
+def test_two_pipelines_sharing_the_table_read_only_their_own_buckets_files(ledger_table):
+    """Two envs in one account share the table's default name: the readers and the Lambda's look for late files
+    (after a SUCCEEDED run) see only their own bucket's items."""
+    table, items = ledger_table
+    ledger, handler = shipped.lambda_module("ledger"), shipped.lambda_module("handler")
+    ours = ledger.pending_items(table)
+    theirs = [{"record_id": f"s3://other-lake/raw/feedback/o{n}.csv?versionId=v{n}", "bucket": "other-lake",
+               "status": "PENDING", "validation_status": "VALID", "moved": True,
+               "received_at": _iso(BEGAN + timedelta(minutes=30 + n)),
+               "validated_at": _iso(BEGAN + timedelta(minutes=30 + n, seconds=5)),
+               "destination": f"validated/feedback/o{n}.csv"} for n in range(2)]
+    for item in theirs:
+        table.put_item(Item=item)
+    try:
+        assert ledger.pending_items(table, bucket="lake") == ours
+        assert [i["record_id"] for i in ledger.pending_items(table, bucket="other-lake")] == _oldest_first(theirs)
+        assert len(ledger.pending_items(table)) == len(ours) + 2  # no bucket: every item, as before
+        assert all(i["bucket"] == "lake" for i in ledger.valid_items(table, bucket="lake"))
+        glue = StubGlue()
+        router = handler.Router(aws.client("s3"), table, glue, aws.client("cloudwatch"), "their-job",
+                                "C360/LedgerTest", bucket="other-lake")
+        result = router.after_run({"state": "SUCCEEDED", "jobName": "their-job", "jobRunId": "jr_1"})
+        assert result == {"result": "started", "pending": 2, "glue": "jr_after_run"}
+        router.bucket = "a-third-lake"  # a pipeline with no file pending: our 14 and their 2 are not its own
+        result = router.after_run({"state": "SUCCEEDED", "jobName": "their-job", "jobRunId": "jr_1"})
+        assert result == {"result": "nothing pending", "run": "jr_1"}
+    finally:
+        for item in theirs:
+            table.delete_item(Key={"record_id": item["record_id"]})
 
 
 @pytest.mark.reliability  # four job runs (about 60 s): make test's 15-minute budget has no room left for it
