@@ -177,6 +177,7 @@ def test_timeout(glue):
     assert run["JobRunState"] == "TIMEOUT"
 
 
+@pytest.mark.reliability  # a race with a running job (about 50 s): make test's 15-minute budget has no room for it
 def test_a_run_sees_objects_put_after_it_started(glue):
     _job(glue, "late", "late.py")
     run_id = glue.start_job_run(JobName="late")["JobRunId"]
@@ -196,6 +197,7 @@ def _warm_run(glue, job, tag, **arguments) -> tuple[dict, dict]:
     return run, dict(zip(line[::2], line[1::2], strict=True))
 
 
+@pytest.mark.reliability  # five runs (about 80 s); every e2e run in make test goes through the warm driver anyway
 def test_runs_share_a_warm_driver_yet_each_starts_as_a_fresh_script(glue):
     s3 = aws.client("s3")
     s3.put_object(Bucket=BUCKET, Key="scripts/warm.py", Body=WARM.encode())
