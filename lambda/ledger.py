@@ -68,8 +68,8 @@ def items_with_status(table, status: str, valid_only: bool = True, page_size: in
     if valid_only:
         filters.append("validation_status = :v AND moved = :t")
         kwargs["ExpressionAttributeValues"].update({":v": VALID, ":t": True})
-    if bucket:
-        filters.append("#b = :b")
+    if bucket:  # an item without a bucket (written by hand, say) is every pipeline's, as before
+        filters.append("(attribute_not_exists(#b) OR #b = :b)")
         kwargs["ExpressionAttributeNames"]["#b"] = "bucket"
         kwargs["ExpressionAttributeValues"][":b"] = bucket
     if filters:

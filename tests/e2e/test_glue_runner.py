@@ -301,7 +301,7 @@ def test_the_customer360_job_runs_incrementally_over_s3(glue, root, tmp_path):
             key = f"validated/{p.parent.name}/{p.name}"
             s3.upload_file(str(p), BUCKET, key)
             ledger.put_item(Item={"record_id": f"s3://{BUCKET}/raw/{p.parent.name}/{p.name}", "dataset": p.parent.name,
-                                  "validation_status": "VALID", "status": "PENDING", "moved": True,
+                                  "bucket": BUCKET, "validation_status": "VALID", "status": "PENDING", "moved": True,
                                   "destination": key, "source_key": f"raw/{p.parent.name}/{p.name}",
                                   "received_at": f"2026-07-01T00:00:{len(uploaded):02d}Z",
                                   "record_count": counts[p.name]})

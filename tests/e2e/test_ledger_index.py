@@ -154,6 +154,10 @@ def test_two_pipelines_sharing_the_table_read_only_their_own_buckets_files(ledge
         assert ledger.pending_items(table, bucket="lake") == ours
         assert [i["record_id"] for i in ledger.pending_items(table, bucket="other-lake")] == _oldest_first(theirs)
         assert len(ledger.pending_items(table)) == len(ours) + 2  # no bucket: every item, as before
+        table.update_item(Key={"record_id": ours[0]["record_id"]}, UpdateExpression="REMOVE #b",
+                          ExpressionAttributeNames={"#b": "bucket"})  # an item with no bucket is everyone's
+        assert ours[0]["record_id"] in {i["record_id"] for i in ledger.pending_items(table, bucket="other-lake")}
+        table.put_item(Item=ours[0])
         assert all(i["bucket"] == "lake" for i in ledger.valid_items(table, bucket="lake"))
         glue = StubGlue()
         router = handler.Router(aws.client("s3"), table, glue, aws.client("cloudwatch"), "their-job",

@@ -71,7 +71,8 @@ def test_a_bucket_narrows_every_reader_to_that_buckets_files(ledger):
         assert request["ExpressionAttributeNames"]["#b"] == "bucket"  # a reserved word: always by its name
         assert request["ExpressionAttributeValues"][":b"] == "lake-a"
     assert [r["FilterExpression"] for r in table.requests[:2]] == [
-        "#b = :b", "validation_status = :v AND moved = :t AND #b = :b"]
+        "(attribute_not_exists(#b) OR #b = :b)",
+        "validation_status = :v AND moved = :t AND (attribute_not_exists(#b) OR #b = :b)"]
     assert len(table.requests) == 5  # valid_items: one Query per status
 
 
