@@ -40,7 +40,7 @@ class ProvisionConfig:
     glue_worker_type: str = "G.1X"
     glue_workers: int = 2
     glue_timeout_minutes: int = 60
-    db_instance: str = "customer360"
+    db_instance: str = "customer360"  # one per env: two envs in one account need two names
     db_name: str = "customer360"
     db_user: str = "c360_admin"
     db_class: str = "db.t3.micro"
@@ -489,6 +489,14 @@ class Provisioner:
         sm, rds = self.client("secretsmanager"), self.client("rds")
         secret_name = self.cfg.name("rds-master")
         secret = _get(lambda: json.loads(sm.get_secret_value(SecretId=secret_name)["SecretString"]))
+        db = _get(lambda: rds.describe_db_instances(DBInstanceIdentifier=self.cfg.db_instance)["DBInstances"][0])
+        if secret is None and db is not None:  # made with another secret's password: a new one would never connect
+            raise RuntimeError(
+                f"RDS instance {self.cfg.db_instance} already exists, but this env's secret {secret_name} does not: "
+                "a new secret's password would not be the instance's. Another env in this account may own the "
+                f"instance: give this env its own (00_provision's db_instance parameter, e.g. "
+                f"db_instance=\"{self.cfg.name('db')}\"); or, if it is this env's and its secret was lost, delete the "
+                "instance or recreate the secret with the instance's master password.")
         if secret is None:
             secret = {"engine": "postgres", "username": self.cfg.db_user, "dbname": self.cfg.db_name,
                       "password": secrets.token_urlsafe(24)}
@@ -500,7 +508,6 @@ class Provisioner:
             created = False
             arn = sm.describe_secret(SecretId=secret_name).get("ARN", "")
             self.record("secret", secret_name, "unchanged", arn)
-        db = _get(lambda: rds.describe_db_instances(DBInstanceIdentifier=self.cfg.db_instance)["DBInstances"][0])
         if db is None:
             kwargs = {}
             if self.settings.target == config.AWS:

@@ -60,6 +60,19 @@ def test_provision_creates_everything_then_changes_nothing(root, provisioned):
     assert outputs["function_name"] == f"{ENV}-validate" and len(outputs["alarms"]) == 4
 
 
+def test_a_second_env_is_refused_another_envs_database_and_no_secret_is_left(root, provisioned):
+    """Another env in the account with the default db_instance would make a secret whose password the instance never
+    had (every load would fail to log in): provisioning stops first, names the parameter, and creates nothing, so
+    that a rerun is refused the same way."""
+    second = Provisioner(ProvisionConfig(env="c360-second"), config.settings(), root)
+    refused = r"RDS instance customer360 already exists.*db_instance=\"c360-second-db"
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match=refused):
+            second.ensure_database()
+    names = {s["Name"] for s in aws.client("secretsmanager").list_secrets()["SecretList"]}
+    assert "c360-second-rds-master" not in names and f"{ENV}-rds-master" in names
+
+
 def test_policies_pass_the_linter_and_grant_no_wildcard_actions(provisioned):
     _, _, outputs = provisioned
     assert set(outputs["policies"]) == {f"{ENV}-lambda-validate", f"{ENV}-glue-etl"}

@@ -53,6 +53,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
 ENV = "c360-rel"
 BUCKET = "c360-rel-lake"
+DB_INSTANCE = "c360-rel-db"  # its own: test_provision's env takes 00_provision's default, in the same emulator
 SEED = int(os.environ.get("C360_RELIABILITY_SEED") or time.time_ns() % 1_000_000)
 # 60x, not the e2e suite's 600x: Lambda retries (1 and 2 minutes) still pass in seconds, while the Glue job's 48-hour
 # timeout leaves a run 48 real minutes (at 600x a burst's multi-pass run hit its 4.8 minutes and timed out)
@@ -87,7 +88,8 @@ def pipeline(root, tmp_path_factory, local_stack):
     tmp = tmp_path_factory.mktemp("reliability")
     previous = stack.status(local_stack)["clock_speed"]
     stack.set_clock(local_stack, CLOCK_SPEED)
-    run_notebook(root, tmp, "00_provision.ipynb", "00.ipynb", env=ENV, bucket=BUCKET, glue_timeout_minutes=2880)
+    run_notebook(root, tmp, "00_provision.ipynb", "00.ipynb", env=ENV, bucket=BUCKET, glue_timeout_minutes=2880,
+                 db_instance=DB_INSTANCE)
     outputs = json.loads(outputs_path(config.settings(), ENV).read_text())
     yield Pipeline(root, tmp, outputs, database_dsn(outputs["secret_id"]))
     stack.set_clock(local_stack, previous)
@@ -413,8 +415,9 @@ def test_emulator_restarted_mid_pipeline_loses_nothing_and_processes_nothing_twi
     stack.up(local_stack, clock_speed=CLOCK_SPEED)
     waiting = len([v for v in aws.client("s3").list_object_versions(Bucket=BUCKET, Prefix="raw/").get("Versions", [])
                    if not v["Key"].endswith("/")])
+    # functions, jobs and alarms are re-created; data survived
     run_notebook(root, p.tmp, "00_provision.ipynb", "00-after-restart.ipynb", env=ENV, bucket=BUCKET,
-                 glue_timeout_minutes=2880)  # functions, jobs and alarms are re-created; data survived
+                 glue_timeout_minutes=2880, db_instance=DB_INSTANCE)
     cli = subprocess.run([sys.executable, "-m", "c360.cli", "reconcile", "--env", ENV, "--wait", "300"],
                          capture_output=True, text=True, timeout=600)  # what an operator runs after an outage
     assert cli.returncode == 0, cli.stderr + cli.stdout
