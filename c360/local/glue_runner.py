@@ -11,7 +11,8 @@ What it does
   "Facts"), so the script's S3 paths stay unchanged. Objects that arrive while
   the run goes on are staged too (every half second), so a run can pick up files that arrived after it started.
   Afterwards what the run wrote, changed or deleted goes back into the emulator's S3 (Spark's `.crc` side files
-  are left out).
+  are left out). `<state>/glue/runs/<run id>/result.json` keeps the return code, the objects staged, uploaded and
+  deleted, and the seconds spent staging, in Spark and writing back (where a slow local run spends its time).
 - A warm driver (`glue_warm_driver.py`) runs the scripts: one long-lived PySpark process per version of a job's code
   (script and `--extra-py-files`, by content; its jars) and worker count, started by the first run that needs it,
   serving one run at a time. Each run gets its own `__main__`, arguments, environment, freshly imported modules,
@@ -295,7 +296,9 @@ class GlueRunner:
             except PermissionError as e:
                 self.set_state(run, "FAILED", str(e))
                 return
+        t0 = time.monotonic()
         staged = self._stage(stage)
+        timings = {"stage_s": round(time.monotonic() - t0, 2), "staged": sum(len(k) for k in staged.values())}
         script_loc = (job.command or {}).get("ScriptLocation", "")
         script = self._local_path(script_loc, stage)
         if script is None or not script.is_file():
@@ -347,6 +350,7 @@ class GlueRunner:
         follower = threading.Thread(target=self._follow, args=(stage, staged, stop_following), daemon=True,
                                     name=f"glue-follow-{run.job_run_id[:12]}")
         follower.start()
+        t0 = time.monotonic()
         warm = self._warm_driver([script, *py_files], workers, [
             *spark_args, "--name", f"{job.name}:warm", "--conf",
             f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={self.ctx.path('glue', 'warm')}",
@@ -389,6 +393,7 @@ class GlueRunner:
                     self._untrack(run, folder)
         stop_following.set()
         follower.join()
+        timings["spark_s"] = round(time.monotonic() - t0, 2)
         stdout = out_path.read_text(errors="replace").splitlines()
         stderr = err_path.read_text(errors="replace").splitlines()
         custom = arguments.get("--continuous-log-logGroup")
@@ -398,8 +403,11 @@ class GlueRunner:
         else:
             self.ctx.put_logs("/aws-glue/jobs/output", run.job_run_id, stdout or ["(no output)"], creds)
             self.ctx.put_logs("/aws-glue/jobs/error", run.job_run_id, stderr or ["(no output)"], creds)
+        t0 = time.monotonic()
         written = self._write_back(stage, staged)
-        (folder / "result.json").write_text(json.dumps({"returncode": rc, "timed_out": timed_out, **written}))
+        timings["write_back_s"] = round(time.monotonic() - t0, 2)
+        (folder / "result.json").write_text(json.dumps({"returncode": rc, "timed_out": timed_out, **written,
+                                                        **timings}))
         if getattr(run, "c360_stop_requested", False):
             self.set_state(run, "STOPPED", "Job run stopped by BatchStopJobRun.")
         elif timed_out:

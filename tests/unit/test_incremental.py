@@ -92,8 +92,10 @@ class Feeder:
         for table in TABLES:
             got = self.spark.read.parquet(f"{self.output}/curated/{table}").drop(*WHEN)
             want = self.spark.read.parquet(f"{reference}/curated/{table}").drop(*WHEN)
-            assert got.count() == want.count(), table
-            assert got.exceptAll(want).count() == 0 and want.exceptAll(got).count() == 0, table
+            extra, missing = got.exceptAll(want), want.exceptAll(got)
+            # on a difference, the rows themselves: a rare one must be diagnosable from the CI log alone
+            assert (got.count(), extra.count(), missing.count()) == (want.count(), 0, 0), \
+                f"{table}: only incremental {extra.limit(5).collect()} · only full refresh {missing.limit(5).collect()}"
 
 
 def batches(files: list[Path], rng: random.Random, sizes: tuple[int, ...]) -> list[list[Path]]:
