@@ -83,8 +83,8 @@ def spark(etl):
     session = etl.spark_session("local[2]")
     session.sparkContext.setLogLevel("ERROR")
     # The tests' frames have a few hundred rows: compiling each plan's Java code costs more than it saves, and two
-    # shuffle partitions (one per core) halve the tasks. About 20 % off a job run here (docs/ARCHITECTURE.md,
-    # "Facts"); the results are the same.
+    # shuffle partitions (one per core) halve the tasks. 7-23 % off a job run here (bench/small_data_spark_bench.py,
+    # docs/ARCHITECTURE.md "Facts"); the results are the same.
     session.conf.set("spark.sql.codegen.wholeStage", "false")
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
