@@ -34,7 +34,7 @@ def realistic(tmp_path_factory):
     return validated_copy(out, manifest), out / "ground_truth.csv"
 
 
-@pytest.mark.slow
+@pytest.mark.reliability  # 31 s: make test keeps the realistic run below, whose e-mail links are the keys' too
 def test_probabilistic_keeps_the_keys_results_on_light_duplicates(etl, spark, job_run, generated, root,
                                                                  tmp_path):
     folder = job_run[0]
