@@ -53,9 +53,10 @@ dashboard: setup ## write the four dashboards as one static HTML page from the d
 test: setup lint check-export check-notebooks ## every test (unit, notebooks under papermill, end to end)
 	@bash tools/run-pytest.sh "$(PY)" $(PYTEST_ARGS)
 
-test-reliability: setup ## the reliability suite: duplicate events, killed Spark job, PostgreSQL stopped, emulator restart, burst, incremental = full refresh file by file, the Glue runner's races and warm driver, incremental loads, the job's ledger look-ups, each IAM statement needed
+test-reliability: setup ## the reliability suite: duplicate events, killed Spark job, PostgreSQL stopped, emulator restart, burst, incremental = full refresh file by file, the Glue runner's races and warm driver, incremental loads, the job's ledger look-ups, reads racing deletes, 50_monitoring's induced failures, the deployed review flow, each IAM statement needed
 	@bash tools/run-pytest.sh "$(PY)" -m reliability -raP tests/e2e/test_reliability.py tests/unit/test_incremental.py tests/unit/test_identity_on_generated.py \
-		tests/e2e/test_glue_runner.py tests/e2e/test_load_rds.py tests/e2e/test_ledger_index.py tests/e2e/test_provision.py $(PYTEST_ARGS)
+		tests/e2e/test_glue_runner.py tests/e2e/test_load_rds.py tests/e2e/test_ledger_index.py tests/e2e/test_s3_races.py \
+		tests/e2e/test_provision.py $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff over the workbench, tests, benchmarks and exported files
 	$(PY) -m ruff check c360 tests bench lambda exported_jobs tools

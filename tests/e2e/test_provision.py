@@ -435,6 +435,10 @@ def test_40_dashboards_draws_from_the_database_and_records_its_quicksight_object
     assert "unchanged" in again and "created" not in again  # idempotent, like 00_provision
 
 
+# Failure induction at 10x (122 s): the reliability suite. make test keeps each alert path's own test: an alarm's mail
+# (test_alarms.py), a FAILED run's rule to the mailbox (test_glue_runner.py), failed events to the dead-letter
+# queue (test_local_stack.py).
+@pytest.mark.reliability
 def test_50_monitoring_induces_each_failure_and_every_alert_arrives(root, provisioned, tmp_path):
     from c360.local import stack
 

@@ -38,6 +38,7 @@ def _one_attempt_client():
                                           connect_timeout=5, read_timeout=60))
 
 
+@pytest.mark.reliability  # a race under load for up to a minute: the reliability suite
 def test_reads_racing_a_delete_get_the_bytes_or_404_never_500(local_stack):
     s3 = _one_attempt_client()
     s3.create_bucket(Bucket=BUCKET)
