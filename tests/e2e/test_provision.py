@@ -565,7 +565,7 @@ def _lambda_step(sid: str, outputs: dict) -> tuple[str, str]:
                 "WriteValidatedAndError": "route: copy to validated/",
                 "ListOwnPrefixes": "route: is the copy in validated/ already? (HEAD of a missing key: 404 needs "
                                    "s3:ListBucket, else 403)",
-                "Ledger": "validate: the file's ledger item (GetItem)",
+                "Ledger": "validate: the file's ledger item (GetItem, UpdateItem)",
                 "StartGlue": "a valid file starts the Glue job (StartJobRun)",
                 "Metrics": "the FilesValidated metric (PutMetricData)"}[sid]
         if sid == "Logs":

@@ -5,9 +5,9 @@ customers and purchases) are fed to the job in folder mode, in random batchings 
 cross-file merges come from the orders. After a feed, a full refresh of the same files into another folder is the
 reference: every curated table must hold the same rows (`bucket`, `updated_at` and `scored_run_id`, which say where
 and when a row was written or scored, aside), and each file's DQ results, as its latest judgment left them, must
-equal the full refresh's. `make test` runs one random batching, then a run with nothing new and the rebuild of an
-uncommitted state; the reliability suite (`make test-reliability`) feeds files one at a time in several orders and
-checks the large-batch fallback.
+equal the full refresh's. `make test` runs one random batching, then a run with nothing new; the reliability suite
+(`make test-reliability`) feeds files one at a time in several orders, rebuilds an uncommitted state and checks the
+large-batch fallback.
 """
 
 from __future__ import annotations
@@ -80,6 +80,11 @@ class Feeder:
             self.results[r.path] = json.loads(r.result)
         return summary
 
+    def tables(self) -> dict[str, list]:
+        """Every curated table's rows, sorted, without the time they were written."""
+        return {t: sorted(self.spark.read.parquet(f"{self.output}/curated/{t}").drop("updated_at").collect())
+                for t in TABLES}
+
     def assert_equals_full_refresh(self, reference: Path) -> None:
         shutil.rmtree(reference, ignore_errors=True)
         summary = self.etl.run(self.spark, self.args(reference, "--full_refresh", "true"))
@@ -122,22 +127,26 @@ def test_random_batches_equal_a_full_refresh_then_nothing_new_changes_nothing(et
     assert golden.count() > 100 and golden.where("size(source_customer_ids) > 1").count() > 0  # merges happened
     assert spark.read.parquet(f"{feeder.output}/curated/retired_customer_ids").count() > 0  # and retired ids
 
-    def tables():
-        return {t: sorted(spark.read.parquet(f"{feeder.output}/curated/{t}").drop("updated_at").collect())
-                for t in TABLES}
-    before = tables()
+    before = feeder.tables()
     summary = feeder.feed([])
     assert summary["mode"] == "incremental" and summary["new_files"] == 0 and summary["files_judged"] == 0
     assert summary["buckets_rewritten"] == 0
-    assert tables() == before
+    assert feeder.tables() == before
     assert spark.read.parquet(f"{feeder.output}/curated/dq_results").count() == 0  # no file's results were read
+
+
+@pytest.mark.reliability  # a third full refresh (20 s): the reliability suite
+def test_an_uncommitted_state_is_rebuilt_by_a_full_refresh(etl, spark, root, validated, tmp_path):
+    feeder = Feeder(etl, spark, root, tmp_path, validated[0].parent.parent)
+    feeder.feed(validated)
+    before = feeder.tables()
     # a run stopped while writing leaves the manifest uncommitted: the next run rebuilds everything
     manifest = feeder.output / "curated" / "_state" / "manifest.json"
     manifest.write_text(json.dumps(dict(json.loads(manifest.read_text()), committed=False)))
     summary = feeder.feed([])
     assert summary["mode"] == "full refresh" and summary["reason"].startswith("uncommitted state")
     assert json.loads(manifest.read_text())["committed"] is True
-    assert tables() == before
+    assert feeder.tables() == before
 
 
 @pytest.mark.reliability
