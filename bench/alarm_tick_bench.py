@@ -19,8 +19,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")  # pragma: allowlist sec
 
 
 def main() -> None:
-    import boto3
     from moto import mock_aws
+
+    from c360 import aws
 
     with mock_aws():
         from moto.cloudwatch import cloudwatch_backends
@@ -31,7 +32,7 @@ def main() -> None:
         class Ctx:
             region, clock_speed = "us-east-1", 600.0
 
-        cw = boto3.client("cloudwatch", region_name="us-east-1")
+        cw = aws.client("cloudwatch", endpoint_url=None, region_name="us-east-1")  # moto in-process
         queues = [f"q{i}" for i in range(6)]
         for q in queues[:4]:
             cw.put_metric_alarm(AlarmName=f"depth-{q}", Namespace="AWS/SQS",
